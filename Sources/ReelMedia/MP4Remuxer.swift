@@ -1,0 +1,115 @@
+import CFFmpeg
+import Foundation
+
+/// Copies the packets of a fragmented spool file into a faststart MP4 (moov
+/// before mdat) that a browser can play from a URL with range requests. No
+/// re-encode: the cost is a copy of the file, whatever its length.
+public enum MP4Remuxer {
+    /// Remuxes `input` to `output`, first cutting any partly written last
+    /// fragment off `input` (a process killed mid-write leaves one).
+    @discardableResult
+    public static func faststart(from input: String, to output: String) throws -> VideoSummary {
+        try SpoolFile.cutIncompleteTail(path: input)
+        var reader: UnsafeMutablePointer<AVFormatContext>?
+        try check(avformat_open_input(&reader, input, nil, nil), "avformat_open_input")
+        defer { avformat_close_input(&reader) }
+        guard let reader, reader.pointee.nb_streams == 1, let source = reader.pointee.streams[0] else {
+            throw MediaError.noFrames
+        }
+
+        var writer: UnsafeMutablePointer<AVFormatContext>?
+        try check(avformat_alloc_output_context2(&writer, nil, "mp4", output), "avformat_alloc_output_context2")
+        guard let writer else { throw MediaError.noFrames }
+        defer {
+            avio_closep(&writer.pointee.pb)
+            avformat_free_context(writer)
+        }
+        guard let target = avformat_new_stream(writer, nil) else {
+            throw MediaError.ffmpeg(function: "avformat_new_stream", code: CFFmpeg_AVERROR(ENOMEM), message: "out of memory")
+        }
+        try check(avcodec_parameters_copy(target.pointee.codecpar, source.pointee.codecpar), "avcodec_parameters_copy")
+        target.pointee.codecpar.pointee.codec_tag = 0
+        target.pointee.time_base = source.pointee.time_base
+        target.pointee.avg_frame_rate = source.pointee.avg_frame_rate
+
+        var allocated = av_packet_alloc()
+        defer { av_packet_free(&allocated) }
+        guard let packet = allocated else {
+            throw MediaError.ffmpeg(function: "av_packet_alloc", code: CFFmpeg_AVERROR(ENOMEM), message: "out of memory")
+        }
+        // Read the first packet before creating the output, so an empty spool leaves no file behind.
+        var result = av_read_frame(reader, packet)
+        if result == averrorEOF { throw MediaError.noFrames }
+        try check(result, "av_read_frame")
+
+        try check(avio_open(&writer.pointee.pb, output, AVIO_FLAG_WRITE), "avio_open")
+        var options: OpaquePointer?
+        defer { av_dict_free(&options) }
+        av_dict_set(&options, "movflags", "faststart", 0)
+        try check(avformat_write_header(writer, &options), "avformat_write_header")
+
+        // The fragmented spool shifts everything so the first dts is not negative;
+        // start the picture at 0 again (the first packet, a keyframe, shows first)
+        // and let the muxer keep B-frame delay in an edit list.
+        let shift = packet.pointee.pts
+        var frames = 0
+        var endPTS = Int64.min
+        while result >= 0 {
+            frames += 1
+            packet.pointee.pts -= shift
+            packet.pointee.dts -= shift
+            endPTS = max(endPTS, packet.pointee.pts + packet.pointee.duration)
+            packet.pointee.stream_index = 0
+            av_packet_rescale_ts(packet, source.pointee.time_base, target.pointee.time_base)
+            packet.pointee.pos = -1
+            let written = av_interleaved_write_frame(writer, packet)
+            av_packet_unref(packet)
+            try check(written, "av_interleaved_write_frame")
+            result = av_read_frame(reader, packet)
+        }
+        if result != averrorEOF { try check(result, "av_read_frame") }
+        try check(av_write_trailer(writer), "av_write_trailer")
+        avio_closep(&writer.pointee.pb)
+
+        let timeBase = source.pointee.time_base
+        let duration = Double(endPTS) * Double(timeBase.num) / Double(timeBase.den)
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
+        return VideoSummary(frames: frames, duration: duration, bytes: bytes)
+    }
+}
+
+/// The fragmented MP4 a recording is written to while frames arrive.
+enum SpoolFile {
+    /// Truncates the file after its last complete `moof`+`mdat` pair, as a
+    /// killed writer can leave a fragment half written. Reads box headers only.
+    static func cutIncompleteTail(path: String) throws {
+        guard let handle = FileHandle(forUpdatingAtPath: path) else {
+            throw MediaError.ffmpeg(function: "open", code: CFFmpeg_AVERROR(ENOENT), message: "cannot open \(path)")
+        }
+        defer { try? handle.close() }
+        let fileSize = try handle.seekToEnd()
+        var offset: UInt64 = 0
+        var keepUpTo: UInt64 = 0
+        var previousType = ""
+        while offset + 8 <= fileSize {
+            try handle.seek(toOffset: offset)
+            guard let header = try handle.read(upToCount: 16), header.count >= 8 else { break }
+            let bytes = [UInt8](header)
+            var size = UInt64(bytes[0]) << 24 | UInt64(bytes[1]) << 16 | UInt64(bytes[2]) << 8 | UInt64(bytes[3])
+            let type = String(decoding: bytes[4..<8], as: UTF8.self)
+            if size == 1, bytes.count >= 16 {
+                size = bytes[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
+            } else if size == 0 {
+                size = fileSize - offset
+            }
+            guard size >= 8, offset + size <= fileSize else { break }
+            offset += size
+            // Headers (ftyp, moov) and complete fragments are worth keeping.
+            if type == "ftyp" || type == "moov" || (type == "mdat" && previousType == "moof") || type == "mfra" {
+                keepUpTo = offset
+            }
+            previousType = type
+        }
+        if keepUpTo < fileSize { try handle.truncate(atOffset: keepUpTo) }
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+
+/// One recording: JPEG frames in, a faststart MP4 out.
+///
+/// `append` checks and decodes a frame on the caller's thread, so a bad frame
+/// gets its error at once and nothing else changes; encoding runs behind it on
+/// the recording's own thread through a small bounded queue. When the encoder
+/// falls behind, `append` waits: frames are never dropped.
+public final class Recording: @unchecked Sendable {
+    public let spoolPath: String
+    public let settings: EncoderSettings
+    private let decoder: FrameDecoder
+    private let encoder: VideoEncoder
+    private let queue: EncodeQueue
+    private let decodeLock = NSLock()
+
+    public init(spoolPath: String, settings: EncoderSettings = EncoderSettings(), fit: FitMode = .fit,
+                maxFrameSize: FrameSize = FrameSize(width: 7680, height: 4320), queueCapacity: Int = 4) throws {
+        self.spoolPath = spoolPath
+        self.settings = settings
+        decoder = FrameDecoder(outputSize: settings.size, outputRange: settings.range, fit: fit, maxSize: maxFrameSize)
+        encoder = try VideoEncoder(path: spoolPath, settings: settings)
+        queue = EncodeQueue(encoder: encoder, capacity: queueCapacity)
+    }
+
+    /// Decodes one JPEG frame and queues it for encoding. Frame errors
+    /// (`MediaError.refusesOnlyTheFrame`) leave the recording as it was.
+    public func append(jpeg: UnsafeRawBufferPointer, pts: Int64? = nil) throws {
+        let picture = try decodeLock.withLock { try decoder.decode(jpeg) }
+        try queue.push(picture, pts: pts)
+    }
+
+    public func append(jpeg: [UInt8], pts: Int64? = nil) throws {
+        try jpeg.withUnsafeBytes { try append(jpeg: $0, pts: pts) }
+    }
+
+    /// Frames accepted so far.
+    public var frameCount: Int { queue.pushed }
+
+    /// Encodes what is queued, closes the spool and writes the faststart MP4 to `output`.
+    /// The spool file is removed once the MP4 is written.
+    public func finish(to output: String) throws -> VideoSummary {
+        try queue.finish()
+        guard encoder.framesEncoded > 0 else {
+            try? FileManager.default.removeItem(atPath: spoolPath)
+            throw MediaError.noFrames
+        }
+        let summary = try MP4Remuxer.faststart(from: spoolPath, to: output)
+        try? FileManager.default.removeItem(atPath: spoolPath)
+        return summary
+    }
+}
+
+/// A bounded queue of pictures and the thread that encodes them.
+final class EncodeQueue: @unchecked Sendable {
+    private let encoder: VideoEncoder
+    private let capacity: Int
+    private let condition = NSCondition()
+    private var pending: [(VideoFrame, Int64?)] = []
+    private var closed = false
+    private var failure: Error?
+    private var done = false
+    private(set) var pushed = 0
+    private var thread: Thread?
+
+    init(encoder: VideoEncoder, capacity: Int) {
+        self.encoder = encoder
+        self.capacity = max(1, capacity)
+        let thread = Thread { [unowned self] in self.run() }
+        thread.name = "reel-encoder"
+        self.thread = thread
+        thread.start()
+    }
+
+    func push(_ picture: VideoFrame, pts: Int64?) throws {
+        condition.lock()
+        defer { condition.unlock() }
+        while pending.count >= capacity && failure == nil && !closed { condition.wait() }
+        if let failure { throw failure }
+        precondition(!closed, "frame appended after finish")
+        pending.append((picture, pts))
+        pushed += 1
+        condition.broadcast()
+    }
+
+    /// Waits for the queue to drain and the encoder to flush.
+    func finish() throws {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        while !done { condition.wait() }
+        let failure = self.failure
+        condition.unlock()
+        if let failure { throw failure }
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while pending.isEmpty && !closed { condition.wait() }
+            if pending.isEmpty {
+                condition.unlock()
+                break
+            }
+            let (picture, pts) = pending.removeFirst()
+            condition.broadcast()
+            condition.unlock()
+            do {
+                try encoder.encode(picture, pts: pts)
+            } catch {
+                fail(error)
+                return
+            }
+        }
+        do { try encoder.finish() } catch { fail(error); return }
+        condition.lock()
+        done = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func fail(_ error: Error) {
+        condition.lock()
+        failure = error
+        done = true
+        pending.removeAll()
+        condition.broadcast()
+        condition.unlock()
+    }
+}

@@ -1,0 +1,147 @@
+import CFFmpeg
+import Foundation
+
+/// What an encoded or remuxed file holds.
+public struct VideoSummary: Equatable, Sendable {
+    public var frames: Int
+    /// Seconds of video.
+    public var duration: Double
+    public var bytes: Int
+}
+
+/// Encodes pictures to H.264 with libx264 and writes them as they come into a
+/// fragmented MP4 (`frag_keyframe+empty_moov`, a fragment at least every second),
+/// so that a process killed mid-recording leaves a file that plays up to its last
+/// fragment. `finish()` flushes the encoder; `MP4Remuxer` then makes it faststart.
+public final class VideoEncoder {
+    public let settings: EncoderSettings
+    public let path: String
+    private var codec: UnsafeMutablePointer<AVCodecContext>?
+    private var muxer: UnsafeMutablePointer<AVFormatContext>?
+    private let stream: UnsafeMutablePointer<AVStream>
+    private var packet: UnsafeMutablePointer<AVPacket>?
+    private var lastPTS: Int64 = -1
+    private(set) public var framesEncoded = 0
+    private var finished = false
+
+    public init(path: String, settings: EncoderSettings) throws {
+        FFmpegLog.quiet()
+        self.settings = settings
+        self.path = path
+        guard let encoder = avcodec_find_encoder_by_name("libx264") else {
+            throw MediaError.ffmpeg(function: "avcodec_find_encoder_by_name", code: CFFmpeg_AVERROR(ENOENT),
+                                    message: "this FFmpeg has no libx264 encoder")
+        }
+        var muxer: UnsafeMutablePointer<AVFormatContext>?
+        try check(avformat_alloc_output_context2(&muxer, nil, "mp4", path), "avformat_alloc_output_context2")
+        self.muxer = muxer
+        packet = av_packet_alloc()
+        codec = avcodec_alloc_context3(encoder)
+        guard let muxer, let codec, packet != nil, let stream = avformat_new_stream(muxer, nil) else {
+            // deinit does not run for a partly initialised class: free here.
+            av_packet_free(&packet)
+            avcodec_free_context(&codec)
+            avformat_free_context(muxer)
+            throw MediaError.ffmpeg(function: "avformat_new_stream", code: CFFmpeg_AVERROR(ENOMEM), message: "out of memory")
+        }
+        self.stream = stream
+        do {
+            try open(codec: codec, encoder: encoder, muxer: muxer)
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    private func open(codec: UnsafeMutablePointer<AVCodecContext>, encoder: UnsafePointer<AVCodec>,
+                      muxer: UnsafeMutablePointer<AVFormatContext>) throws {
+        codec.pointee.width = Int32(settings.size.width)
+        codec.pointee.height = Int32(settings.size.height)
+        codec.pointee.pix_fmt = AV_PIX_FMT_YUV420P
+        codec.pointee.time_base = AVRational(num: 1, den: settings.timeScale)
+        codec.pointee.framerate = AVRational(num: Int32(settings.fps), den: 1)
+        codec.pointee.gop_size = Int32(settings.fps * settings.keyframeInterval)
+        codec.pointee.thread_count = Int32(settings.threads)
+        // JPEG's matrix is BT.601; players must not assume BT.709 for HD sizes.
+        codec.pointee.color_range = settings.range.avColorRange
+        codec.pointee.colorspace = AVCOL_SPC_BT470BG
+        if muxer.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER != 0 {
+            codec.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER
+        }
+        var options: OpaquePointer?
+        defer { av_dict_free(&options) }
+        av_dict_set(&options, "preset", settings.preset, 0)
+        av_dict_set(&options, "crf", String(settings.crf), 0)
+        try check(avcodec_open2(codec, encoder, &options), "avcodec_open2")
+        try check(avcodec_parameters_from_context(stream.pointee.codecpar, codec), "avcodec_parameters_from_context")
+        stream.pointee.time_base = codec.pointee.time_base
+        stream.pointee.avg_frame_rate = codec.pointee.framerate
+
+        try check(avio_open(&muxer.pointee.pb, path, AVIO_FLAG_WRITE), "avio_open")
+        // Push each fragment to the file as soon as the muxer closes it.
+        muxer.pointee.flags |= AVFMT_FLAG_FLUSH_PACKETS
+        var muxerOptions: OpaquePointer?
+        defer { av_dict_free(&muxerOptions) }
+        av_dict_set(&muxerOptions, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0)
+        av_dict_set(&muxerOptions, "frag_duration", "1000000", 0)
+        try check(avformat_write_header(muxer, &muxerOptions), "avformat_write_header")
+    }
+
+    deinit { close() }
+
+    /// Frees everything; safe to call more than once.
+    private func close() {
+        av_packet_free(&packet)
+        avcodec_free_context(&codec)
+        if let muxer {
+            avio_closep(&muxer.pointee.pb)
+            avformat_free_context(muxer)
+            self.muxer = nil
+        }
+    }
+
+    /// Encodes one picture. `pts` is in the timing's unit (milliseconds for
+    /// `.timestamps`); without it the frame follows the previous one by one frame.
+    /// Presentation times only ever increase: a time at or before the last one is moved after it.
+    public func encode(_ picture: VideoFrame, pts: Int64? = nil) throws {
+        precondition(!finished, "encode after finish")
+        let next = pts.map { max($0, lastPTS + 1) } ?? (lastPTS < 0 ? 0 : lastPTS + settings.ticksPerFrame)
+        lastPTS = next
+        picture.frame.pointee.pts = next
+        picture.frame.pointee.pict_type = AV_PICTURE_TYPE_NONE
+        try check(avcodec_send_frame(codec, picture.frame), "avcodec_send_frame")
+        framesEncoded += 1
+        try writePackets()
+    }
+
+    /// Flushes the encoder and closes the fragmented file.
+    @discardableResult
+    public func finish() throws -> VideoSummary {
+        guard !finished else { throw MediaError.ffmpeg(function: "finish", code: CFFmpeg_AVERROR(EINVAL), message: "already finished") }
+        finished = true
+        defer { close() }
+        try check(avcodec_send_frame(codec, nil), "avcodec_send_frame")
+        try writePackets()
+        try check(av_write_trailer(muxer), "av_write_trailer")
+        avio_closep(&muxer!.pointee.pb)
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        let end = lastPTS < 0 ? 0 : lastPTS + settings.ticksPerFrame
+        return VideoSummary(frames: framesEncoded, duration: Double(end) / Double(settings.timeScale), bytes: bytes)
+    }
+
+    private func writePackets() throws {
+        guard let packet else { return }
+        while true {
+            let result = avcodec_receive_packet(codec, packet)
+            if result == averrorEAGAIN || result == averrorEOF { return }
+            try check(result, "avcodec_receive_packet")
+            if packet.pointee.duration == 0 { packet.pointee.duration = settings.ticksPerFrame }
+            packet.pointee.stream_index = stream.pointee.index
+            // The muxer picks its own time base in write_header: rescale to it.
+            av_packet_rescale_ts(packet, codec!.pointee.time_base, stream.pointee.time_base)
+            let written = av_interleaved_write_frame(muxer, packet)
+            av_packet_unref(packet)
+            try check(written, "av_interleaved_write_frame")
+        }
+    }
+}
