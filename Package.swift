@@ -31,5 +31,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ReelMediaTests", dependencies: ["ReelMedia"]),
+        .testTarget(name: "ReelCLITests", dependencies: ["reel"]),
     ]
 )

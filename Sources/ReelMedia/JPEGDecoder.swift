@@ -46,7 +46,7 @@ final class JPEGDecoder {
         }
         switch UInt32(colorspace) {
         case TJCS_CMYK.rawValue: throw MediaError.unsupportedJPEG(kind: "CMYK colour space")
-        case TJCS_YCCK.rawValue: throw MediaError.unsupportedJPEG(kind: "YCCK colour space")
+        case TJCS_YCCK.rawValue: throw MediaError.unsupportedJPEG(kind: "CMYK colour space (YCCK-coded)")
         default: break
         }
         let sampling: JPEGInfo.Sampling

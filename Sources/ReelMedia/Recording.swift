@@ -13,6 +13,7 @@ public final class Recording: @unchecked Sendable {
     private let encoder: VideoEncoder
     private let queue: EncodeQueue
     private let decodeLock = NSLock()
+    private var decodeTime = Duration.zero
 
     public init(spoolPath: String, settings: EncoderSettings = EncoderSettings(), fit: FitMode = .fit,
                 maxFrameSize: FrameSize = FrameSize(width: 7680, height: 4320), queueCapacity: Int = 4) throws {
@@ -26,7 +27,11 @@ public final class Recording: @unchecked Sendable {
     /// Decodes one JPEG frame and queues it for encoding. Frame errors
     /// (`MediaError.refusesOnlyTheFrame`) leave the recording as it was.
     public func append(jpeg: UnsafeRawBufferPointer, pts: Int64? = nil) throws {
-        let picture = try decodeLock.withLock { try decoder.decode(jpeg) }
+        let picture = try decodeLock.withLock {
+            let start = ContinuousClock.now
+            defer { decodeTime += ContinuousClock.now - start }
+            return try decoder.decode(jpeg)
+        }
         try queue.push(picture, pts: pts)
     }
 
@@ -34,8 +39,15 @@ public final class Recording: @unchecked Sendable {
         try jpeg.withUnsafeBytes { try append(jpeg: $0, pts: pts) }
     }
 
+    /// A recording dropped without `finish` still encodes what it was given and
+    /// closes its spool, which then plays and can be recovered.
+    deinit { try? queue.finish() }
+
     /// Frames accepted so far.
     public var frameCount: Int { queue.pushed }
+
+    /// Seconds spent decoding and scaling frames, refused ones included.
+    public var decodeSeconds: Double { decodeLock.withLock { seconds(decodeTime) } }
 
     /// Encodes what is queued, closes the spool and writes the faststart MP4 to `output`.
     /// The spool file is removed once the MP4 is written.
@@ -61,14 +73,13 @@ final class EncodeQueue: @unchecked Sendable {
     private var failure: Error?
     private var done = false
     private(set) var pushed = 0
-    private var thread: Thread?
 
     init(encoder: VideoEncoder, capacity: Int) {
         self.encoder = encoder
         self.capacity = max(1, capacity)
-        let thread = Thread { [unowned self] in self.run() }
+        // The thread keeps the queue alive until the encoder is flushed.
+        let thread = Thread { self.run() }
         thread.name = "reel-encoder"
-        self.thread = thread
         thread.start()
     }
 

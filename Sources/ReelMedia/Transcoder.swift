@@ -11,6 +11,8 @@ public struct Transcoder {
     public struct Result: Sendable {
         public var video: VideoSummary
         public var skipped: [(file: String, error: MediaError)]
+        /// Milliseconds per frame spent decoding JPEG to the encoder's picture.
+        public var decodeMilliseconds: Double
         /// Seconds from the first frame read to the MP4 written.
         public var elapsed: Double
         public var encodeFPS: Double { elapsed > 0 ? Double(video.frames) / elapsed : 0 }
@@ -68,7 +70,9 @@ public struct Transcoder {
             }
         }
         let video = try recording.finish(to: output)
-        return Result(video: video, skipped: skipped, elapsed: seconds(clock.now - start))
+        let decodeMilliseconds = recording.decodeSeconds * 1000 / Double(max(1, files.count))
+        return Result(video: video, skipped: skipped, decodeMilliseconds: decodeMilliseconds,
+                      elapsed: seconds(clock.now - start))
     }
 }
 

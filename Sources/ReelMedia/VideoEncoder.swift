@@ -10,7 +10,7 @@ public struct VideoSummary: Equatable, Sendable {
 }
 
 /// Encodes pictures to H.264 with libx264 and writes them as they come into a
-/// fragmented MP4 (`frag_keyframe+empty_moov`, a fragment at least every second),
+/// fragmented MP4 (`frag_keyframe+empty_moov`, a fragment at least every half second),
 /// so that a process killed mid-recording leaves a file that plays up to its last
 /// fragment. `finish()` flushes the encoder; `MP4Remuxer` then makes it faststart.
 public final class VideoEncoder {
@@ -83,7 +83,7 @@ public final class VideoEncoder {
         var muxerOptions: OpaquePointer?
         defer { av_dict_free(&muxerOptions) }
         av_dict_set(&muxerOptions, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0)
-        av_dict_set(&muxerOptions, "frag_duration", "1000000", 0)
+        av_dict_set(&muxerOptions, "frag_duration", "500000", 0)
         try check(avformat_write_header(muxer, &muxerOptions), "avformat_write_header")
     }
 

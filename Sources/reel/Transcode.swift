@@ -41,8 +41,9 @@ struct Transcode: ParsableCommand {
         }
         if showProgress { printError("\r\u{1B}[K", terminator: "") }
         let video = result.video
-        print(String(format: "%@: %d frames, %.2f s of video, %d bytes, %.1f fps encode, %d skipped",
-                     output, video.frames, video.duration, video.bytes, result.encodeFPS, result.skipped.count))
+        print(String(format: "%@: %d frames, %.2f s of video, %d bytes, %.1f fps encode, %.2f ms/frame decode, %d skipped",
+                     output, video.frames, video.duration, video.bytes, result.encodeFPS,
+                     result.decodeMilliseconds, result.skipped.count))
     }
 }
 

@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+
+/// Runs the real `reel` executable, as a user would.
+@Suite final class TranscodeCommandTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures = packageRoot.appendingPathComponent("fixtures").path
+
+    /// `reel` is built next to the test bundle.
+    static var reel: String {
+        let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for folder in [besideTests, besideTests.deletingLastPathComponent()] {
+            let candidate = folder.appendingPathComponent("reel").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return packageRoot.appendingPathComponent(".build/debug/reel").path
+    }
+
+    let scratch: String
+
+    init() throws {
+        scratch = NSTemporaryDirectory() + "reel-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: scratch) }
+
+    func copyFixtures(_ names: [String], to folder: String) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for (index, name) in names.enumerated() {
+            try FileManager.default.copyItem(atPath: Self.fixtures + "/" + name,
+                                             toPath: folder + String(format: "/%02d-", index) + name)
+        }
+    }
+
+    @Test func aFolderWithBadFramesEncodesTheGoodOnesAndNamesTheBadOnes() throws {
+        let frames = scratch + "/frames"
+        try copyFixtures(["frame-1280x720-420-1.jpg", "truncated.jpg", "frame-1280x720-420-2.jpg",
+                          "cmyk-320x240.jpg", "frame-1280x720-420-3.jpg"], to: frames)
+        // A PNG in the folder is not a JPEG by name, so it is not read; given by name it is.
+        let png = Self.fixtures + "/not-a-jpeg.png"
+        let output = scratch + "/out.mp4"
+        let result = try runReel(["transcode", frames, png, "-o", output, "--fps", "10"])
+        #expect(result.status == 0, "\(result.errors)")
+        #expect(result.text.contains("3 frames"), "\(result.text)")
+        #expect(result.text.contains("0.30 s of video"), "\(result.text)")
+        #expect(result.text.contains("3 skipped"), "\(result.text)")
+        #expect(result.errors.contains("01-truncated.jpg: corrupt JPEG"), "\(result.errors)")
+        #expect(result.errors.contains("03-cmyk-320x240.jpg: unsupported JPEG: CMYK colour space"), "\(result.errors)")
+        #expect(result.errors.contains("not-a-jpeg.png: not a JPEG"), "\(result.errors)")
+        let frameCount = try runTool("ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0",
+                                                 "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", output])
+        #expect(frameCount.text.trimmingCharacters(in: .whitespacesAndNewlines) == "3")
+    }
+
+    @Test func noUsableFrameExitsWithAnError() throws {
+        let frames = scratch + "/bad"
+        try copyFixtures(["truncated.jpg", "empty.jpg", "corrupt-scan.jpg"], to: frames)
+        let output = scratch + "/none.mp4"
+        let result = try runReel(["transcode", frames, "-o", output])
+        #expect(result.status != 0)
+        #expect(result.errors.contains("none of the 3 frames could be used"), "\(result.errors)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+    }
+
+    @Test func badOptionsAreRefusedBeforeAnyWork() throws {
+        for options in [["--fps", "0"], ["--size", "1281x720"], ["--preset", "warp"], ["--crf", "60"],
+                        ["--fit", "squash"]] {
+            let result = try runReel(["transcode", Self.fixtures, "-o", scratch + "/x.mp4"] + options)
+            #expect(result.status != 0, "\(options)")
+            #expect(!result.errors.isEmpty)
+        }
+        let missing = try runReel(["transcode", scratch + "/no-such-folder", "-o", scratch + "/x.mp4"])
+        #expect(missing.status != 0)
+    }
+
+    @Test func aKilledTranscodeLeavesASpoolThatPlays() throws {
+        // Realistic frames: textured, moving, noisy; enough that encoding takes seconds.
+        let frames = scratch + "/long"
+        try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true)
+        let made = try runTool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i",
+                                          "testsrc2=size=1280x720:rate=27,noise=alls=20:allf=t",
+                                          "-frames:v", "500", "-q:v", "4", frames + "/f-%04d.jpg"])
+        #expect(made.status == 0, "\(made.errors)")
+        let output = scratch + "/long.mp4"
+        let spool = output + ".spool.mp4"
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.reel)
+        process.arguments = ["transcode", frames, "-o", output, "--preset", "medium", "--threads", "1"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+
+        // Wait until a few fragments are on disk, note how many frames they hold, then kill.
+        var framesBeforeKill = 0
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, process.isRunning {
+            Thread.sleep(forTimeInterval: 0.3)
+            guard let count = try? countFrames(spool), count >= 60 else { continue }
+            framesBeforeKill = count
+            break
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal, "transcode ended before it could be killed")
+        #expect(framesBeforeKill >= 60)
+
+        let afterKill = try countFrames(spool)
+        #expect(afterKill >= framesBeforeKill, "the spool keeps every frame already written")
+        let decode = try runTool("ffmpeg", ["-v", "error", "-i", spool, "-f", "null", "-"])
+        #expect(decode.status == 0)
+    }
+
+    private func countFrames(_ path: String) throws -> Int {
+        let result = try runTool("ffprobe", ["-v", "error", "-count_packets", "-select_streams", "v:0",
+                                             "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", path])
+        guard result.status == 0, let count = Int(result.text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { throw CocoaError(.fileReadCorruptFile) }
+        return count
+    }
+
+    private func runReel(_ arguments: [String]) throws -> (status: Int32, text: String, errors: String) {
+        try launch(URL(fileURLWithPath: Self.reel), arguments)
+    }
+
+    private func runTool(_ tool: String, _ arguments: [String]) throws -> (status: Int32, text: String, errors: String) {
+        try launch(URL(fileURLWithPath: "/usr/bin/env"), [tool] + arguments)
+    }
+
+    private func launch(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, text: String, errors: String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let output = scratch + "/stdout-\(UUID().uuidString)", errors = output + ".err"
+        FileManager.default.createFile(atPath: output, contents: nil)
+        FileManager.default.createFile(atPath: errors, contents: nil)
+        process.standardOutput = FileHandle(forWritingAtPath: output)
+        process.standardError = FileHandle(forWritingAtPath: errors)
+        try process.run()
+        process.waitUntilExit()
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        let errorText = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+        return (process.terminationStatus, text, errorText)
+    }
+}

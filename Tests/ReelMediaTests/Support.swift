@@ -1,0 +1,163 @@
+import Foundation
+import Testing
+@testable import ReelMedia
+
+/// The committed test media, at the package root.
+enum Fixtures {
+    static let folder = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("fixtures")
+
+    static func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+    static func bytes(_ name: String) throws -> [UInt8] {
+        [UInt8](try Data(contentsOf: folder.appendingPathComponent(name)))
+    }
+
+    static let hd720Frames = (1...3).map { "frame-1280x720-420-\($0).jpg" }
+}
+
+/// A fresh folder per test, removed when the test ends.
+final class ScratchFolder {
+    let path: String
+
+    init() throws {
+        path = NSTemporaryDirectory() + "reel-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func file(_ name: String) -> String { path + "/" + name }
+}
+
+struct CommandResult {
+    var status: Int32
+    var output: Data
+    var errors: String
+    var text: String { String(decoding: output, as: UTF8.self) }
+}
+
+/// Runs a program found on PATH and collects what it prints (through files, so
+/// a program that prints a lot never blocks on a full pipe).
+@discardableResult
+func run(_ program: String, _ arguments: [String]) throws -> CommandResult {
+    let capture = NSTemporaryDirectory() + "reel-run-" + UUID().uuidString
+    let outputPath = capture + ".out", errorPath = capture + ".err"
+    defer {
+        try? FileManager.default.removeItem(atPath: outputPath)
+        try? FileManager.default.removeItem(atPath: errorPath)
+    }
+    FileManager.default.createFile(atPath: outputPath, contents: nil)
+    FileManager.default.createFile(atPath: errorPath, contents: nil)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [program] + arguments
+    process.standardOutput = FileHandle(forWritingAtPath: outputPath)
+    process.standardError = FileHandle(forWritingAtPath: errorPath)
+    try process.run()
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus,
+                         output: try Data(contentsOf: URL(fileURLWithPath: outputPath)),
+                         errors: (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "")
+}
+
+/// What ffprobe says about a file's video stream, counting frames by decoding.
+struct Probe {
+    var codec: String
+    var pixelFormat: String
+    var width: Int
+    var height: Int
+    var frames: Int
+    var duration: Double
+    var colorRange: String
+    /// Top-level MP4 boxes in file order.
+    var boxes: [String]
+
+    init(_ path: String) throws {
+        let result = try run("ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0",
+                                         "-show_entries", "stream=codec_name,pix_fmt,width,height,nb_read_frames,duration,color_range",
+                                         "-of", "default=noprint_wrappers=1", path])
+        guard result.status == 0 else { throw ProbeError(message: result.errors) }
+        var fields: [String: String] = [:]
+        for line in result.text.split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { fields[parts[0]] = parts[1] }
+        }
+        codec = fields["codec_name"] ?? ""
+        pixelFormat = fields["pix_fmt"] ?? ""
+        width = Int(fields["width"] ?? "") ?? 0
+        height = Int(fields["height"] ?? "") ?? 0
+        frames = Int(fields["nb_read_frames"] ?? "") ?? 0
+        duration = Double(fields["duration"] ?? "") ?? 0
+        colorRange = fields["color_range"] ?? ""
+        boxes = try topLevelBoxes(path)
+    }
+
+    var isFaststart: Bool {
+        guard let moov = boxes.firstIndex(of: "moov"), let mdat = boxes.firstIndex(of: "mdat") else { return false }
+        return moov < mdat
+    }
+}
+
+struct ProbeError: Error { var message: String }
+
+func topLevelBoxes(_ path: String) throws -> [String] {
+    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+    var boxes: [String] = []
+    var offset = 0
+    while offset + 8 <= data.count {
+        let bytes = [UInt8](data[offset..<offset + 8])
+        var size = Int(bytes[0]) << 24 | Int(bytes[1]) << 16 | Int(bytes[2]) << 8 | Int(bytes[3])
+        if size == 1, offset + 16 <= data.count {
+            size = data[offset + 8..<offset + 16].reduce(0) { $0 << 8 | Int($1) }
+        } else if size == 0 {
+            size = data.count - offset
+        }
+        boxes.append(String(decoding: bytes[4..<8], as: UTF8.self))
+        guard size >= 8 else { break }
+        offset += size
+    }
+    return boxes
+}
+
+/// Every frame of a video or image decoded by ffmpeg to packed RGB at `size`.
+func rgbFrames(_ path: String, size: FrameSize, extraFilter: String? = nil) throws -> [[UInt8]] {
+    var filters = ["scale=\(size.width):\(size.height)", "format=rgb24"]
+    if let extraFilter { filters.insert(extraFilter, at: 0) }
+    // Accurate rounding and full chroma interpolation: measure the video, not the converter.
+    let result = try run("ffmpeg", ["-v", "error", "-i", path, "-sws_flags", "bicubic+accurate_rnd+full_chroma_int",
+                                    "-vf", filters.joined(separator: ","),
+                                    "-f", "rawvideo", "-"])
+    guard result.status == 0 else { throw ProbeError(message: result.errors) }
+    let frameBytes = size.width * size.height * 3
+    let bytes = [UInt8](result.output)
+    return stride(from: 0, to: bytes.count - frameBytes + 1, by: frameBytes).map { Array(bytes[$0..<$0 + frameBytes]) }
+}
+
+/// Peak signal-to-noise ratio of two same-sized RGB pictures, in dB.
+func psnr(_ a: [UInt8], _ b: [UInt8]) -> Double {
+    precondition(a.count == b.count)
+    var squared = 0.0
+    for index in a.indices {
+        let difference = Double(Int(a[index]) - Int(b[index]))
+        squared += difference * difference
+    }
+    let mse = squared / Double(a.count)
+    return mse == 0 ? 99 : 10 * log10(255 * 255 / mse)
+}
+
+/// Encodes the named fixtures into an MP4 and returns the refused ones with their errors.
+func record(_ names: [String], to output: String, settings: EncoderSettings = EncoderSettings(),
+            fit: FitMode = .fit) throws -> (VideoSummary, [String: MediaError]) {
+    let recording = try Recording(spoolPath: output + ".spool", settings: settings, fit: fit)
+    var refused: [String: MediaError] = [:]
+    for name in names {
+        do {
+            try recording.append(jpeg: try Fixtures.bytes(name))
+        } catch let error as MediaError {
+            refused[name] = error
+        }
+    }
+    return (try recording.finish(to: output), refused)
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Reel builds and tests with, when any is missing.
+set -euo pipefail
+
+packages=(
+    pkg-config
+    libavcodec-dev libavformat-dev libswscale-dev libavutil-dev   # H.264 encode, MP4, scaling
+    libturbojpeg0-dev                                             # JPEG decode to YUV planes
+    ffmpeg                                                        # ffprobe and reference encodes in tests
+    libjpeg-turbo-progs imagemagick                               # cjpeg/jpegtran and convert for fixtures
+)
+
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "Installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
