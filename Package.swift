@@ -30,7 +30,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "ReelMediaTests", dependencies: ["ReelMedia"]),
-        .testTarget(name: "ReelCLITests", dependencies: ["reel"]),
+        .target(name: "ReelTestSupport", dependencies: ["ReelMedia"], path: "Tests/ReelTestSupport"),
+        .testTarget(name: "ReelMediaTests", dependencies: ["ReelMedia", "ReelTestSupport"]),
+        .testTarget(name: "ReelCLITests", dependencies: ["reel", "ReelTestSupport"]),
     ]
 )

@@ -11,7 +11,7 @@ import argparse
 import glob
 import os
 import re
-import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,6 +56,7 @@ def main():
     parser.add_argument("--preset", default="veryfast")
     parser.add_argument("--crf", type=int, default=23)
     parser.add_argument("--fps", type=int, default=27)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
     files = sorted(glob.glob(os.path.join(args.frames, "*.jpg")))
@@ -73,15 +74,6 @@ def main():
         raw_out = os.path.join(work, "raw.mp4")
         raw = os.path.join(work, "frames.yuv")
 
-        reel_seconds, reel_rss, reel_stdout = timed(
-            [REEL, "transcode", args.frames, "-o", reel_out, "--preset", args.preset,
-             "--crf", str(args.crf), "--fps", str(args.fps)])
-        decode_ms = float(re.search(r"([\d.]+) ms/frame decode", reel_stdout).group(1))
-
-        ffmpeg_seconds, ffmpeg_rss, _ = timed(
-            ["ffmpeg", "-v", "error", "-y", "-framerate", str(args.fps), "-i", pattern] + x264
-            + ["-movflags", "+faststart", ffmpeg_out])
-
         # The limit: x264 alone, fed frames already decoded and converted to video levels.
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", pattern, "-pix_fmt", "yuv420p",
                         "-color_range", "tv", "-f", "rawvideo", raw], check=True)
@@ -90,15 +82,37 @@ def main():
                                 "-of", "csv=p=0", files[0]], stdout=subprocess.PIPE, text=True).stdout
         if probe.strip():
             width, height = (int(v) for v in probe.strip().split(","))
-        raw_seconds, _, _ = timed(
-            ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s",
-             f"{width}x{height}", "-r", str(args.fps), "-i", raw] + x264 + [raw_out])
+
+        commands = {
+            "reel": [REEL, "transcode", args.frames, "-o", reel_out, "--preset", args.preset,
+                     "--crf", str(args.crf), "--fps", str(args.fps)],
+            "ffmpeg": ["ffmpeg", "-v", "error", "-y", "-framerate", str(args.fps), "-i", pattern] + x264
+                      + ["-movflags", "+faststart", ffmpeg_out],
+            "raw": ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s",
+                    f"{width}x{height}", "-r", str(args.fps), "-i", raw] + x264 + [raw_out],
+        }
+        # The machine is noisy: interleave the three in each round and keep the median.
+        runs = {name: [] for name in commands}
+        decode = []
+        for round_index in range(args.rounds):
+            for name in list(commands)[round_index % 3:] + list(commands)[:round_index % 3]:
+                seconds, rss, stdout = timed(commands[name])
+                runs[name].append((seconds, rss))
+                if name == "reel":
+                    decode.append(float(re.search(r"([\d.]+) ms/frame decode", stdout).group(1)))
+        reel_seconds = statistics.median(r[0] for r in runs["reel"])
+        ffmpeg_seconds = statistics.median(r[0] for r in runs["ffmpeg"])
+        raw_seconds = statistics.median(r[0] for r in runs["raw"])
+        reel_rss = max(r[1] for r in runs["reel"])
+        ffmpeg_rss = max(r[1] for r in runs["ffmpeg"])
+        decode_ms = statistics.median(decode)
 
         reel_fps, ffmpeg_fps, raw_fps = count / reel_seconds, count / ffmpeg_seconds, count / raw_seconds
         reel_psnr, ffmpeg_psnr = psnr(reel_out, pattern, args.fps), psnr(ffmpeg_out, pattern, args.fps)
         cores = os.cpu_count()
         print(f"frames: {count} JPEG {width}x{height} from {args.frames}, x264 preset {args.preset} "
-              f"crf {args.crf}, {args.fps} fps, {cores} cores, threads auto for all")
+              f"crf {args.crf}, {args.fps} fps, {cores} cores, threads auto for all, "
+              f"median of {args.rounds} rounds")
         print(f"reel transcode:        {reel_fps:7.1f} fps  {reel_seconds:6.2f} s  peak RSS {reel_rss:6.1f} MB  "
               f"{os.path.getsize(reel_out):>10} bytes  PSNR {reel_psnr:.2f} dB")
         print(f"ffmpeg from JPEG:      {ffmpeg_fps:7.1f} fps  {ffmpeg_seconds:6.2f} s  peak RSS {ffmpeg_rss:6.1f} MB  "

@@ -1,11 +1,10 @@
 import Foundation
+import ReelTestSupport
 import Testing
 
 /// Runs the real `reel` executable, as a user would.
-@Suite final class TranscodeCommandTests {
-    static let packageRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let fixtures = packageRoot.appendingPathComponent("fixtures").path
+@Suite struct TranscodeCommandTests {
+    static let fixtures = Fixtures.folder.path
 
     /// `reel` is built next to the test bundle.
     static var reel: String {
@@ -14,17 +13,13 @@ import Testing
             let candidate = folder.appendingPathComponent("reel").path
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
-        return packageRoot.appendingPathComponent(".build/debug/reel").path
+        return Fixtures.folder.deletingLastPathComponent().appendingPathComponent(".build/debug/reel").path
     }
 
-    let scratch: String
+    let folder: ScratchFolder
+    var scratch: String { folder.path }
 
-    init() throws {
-        scratch = NSTemporaryDirectory() + "reel-cli-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: scratch) }
+    init() throws { folder = try ScratchFolder() }
 
     func copyFixtures(_ names: [String], to folder: String) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -49,9 +44,8 @@ import Testing
         #expect(result.errors.contains("01-truncated.jpg: corrupt JPEG"), "\(result.errors)")
         #expect(result.errors.contains("03-cmyk-320x240.jpg: unsupported JPEG: CMYK colour space"), "\(result.errors)")
         #expect(result.errors.contains("not-a-jpeg.png: not a JPEG"), "\(result.errors)")
-        let frameCount = try runTool("ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0",
-                                                 "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", output])
-        #expect(frameCount.text.trimmingCharacters(in: .whitespacesAndNewlines) == "3")
+        let probe = try Probe(output)
+        #expect(probe.frames == 3 && probe.isFaststart)
     }
 
     @Test func noUsableFrameExitsWithAnError() throws {
@@ -79,7 +73,7 @@ import Testing
         // Realistic frames: textured, moving, noisy; enough that encoding takes seconds.
         let frames = scratch + "/long"
         try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true)
-        let made = try runTool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i",
+        let made = try run("ffmpeg", ["-v", "error", "-f", "lavfi", "-i",
                                           "testsrc2=size=1280x720:rate=27,noise=alls=20:allf=t",
                                           "-frames:v", "500", "-q:v", "4", frames + "/f-%04d.jpg"])
         #expect(made.status == 0, "\(made.errors)")
@@ -109,39 +103,19 @@ import Testing
 
         let afterKill = try countFrames(spool)
         #expect(afterKill >= framesBeforeKill, "the spool keeps every frame already written")
-        let decode = try runTool("ffmpeg", ["-v", "error", "-i", spool, "-f", "null", "-"])
+        let decode = try run("ffmpeg", ["-v", "error", "-i", spool, "-f", "null", "-"])
         #expect(decode.status == 0)
     }
 
     private func countFrames(_ path: String) throws -> Int {
-        let result = try runTool("ffprobe", ["-v", "error", "-count_packets", "-select_streams", "v:0",
-                                             "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", path])
+        let result = try run("ffprobe", ["-v", "error", "-count_packets", "-select_streams", "v:0",
+                                         "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", path])
         guard result.status == 0, let count = Int(result.text.trimmingCharacters(in: .whitespacesAndNewlines))
-        else { throw CocoaError(.fileReadCorruptFile) }
+        else { throw ProbeError(message: result.errors) }
         return count
     }
 
-    private func runReel(_ arguments: [String]) throws -> (status: Int32, text: String, errors: String) {
-        try launch(URL(fileURLWithPath: Self.reel), arguments)
-    }
-
-    private func runTool(_ tool: String, _ arguments: [String]) throws -> (status: Int32, text: String, errors: String) {
-        try launch(URL(fileURLWithPath: "/usr/bin/env"), [tool] + arguments)
-    }
-
-    private func launch(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, text: String, errors: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let output = scratch + "/stdout-\(UUID().uuidString)", errors = output + ".err"
-        FileManager.default.createFile(atPath: output, contents: nil)
-        FileManager.default.createFile(atPath: errors, contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: output)
-        process.standardError = FileHandle(forWritingAtPath: errors)
-        try process.run()
-        process.waitUntilExit()
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        let errorText = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
-        return (process.terminationStatus, text, errorText)
+    private func runReel(_ arguments: [String]) throws -> CommandResult {
+        try run(Self.reel, arguments)
     }
 }

@@ -1,5 +1,6 @@
 import Testing
 @testable import ReelMedia
+import ReelTestSupport
 
 @Suite struct FrameDecoderTests {
     static let goodFixtures: [(String, JPEGInfo.Sampling, FrameSize)] = [

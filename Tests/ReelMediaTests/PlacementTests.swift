@@ -1,5 +1,6 @@
 import Testing
 @testable import ReelMedia
+import ReelTestSupport
 
 @Suite struct PlacementTests {
     let output = FrameSize.hd720

@@ -1,58 +1,62 @@
 import Foundation
-import Testing
-@testable import ReelMedia
+import ReelMedia
 
 /// The committed test media, at the package root.
-enum Fixtures {
-    static let folder = URL(fileURLWithPath: #filePath)
+public enum Fixtures {
+    public static let folder = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("fixtures")
 
-    static func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+    public static func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
-    static func bytes(_ name: String) throws -> [UInt8] {
+    public static func bytes(_ name: String) throws -> [UInt8] {
         [UInt8](try Data(contentsOf: folder.appendingPathComponent(name)))
     }
 
-    static let hd720Frames = (1...3).map { "frame-1280x720-420-\($0).jpg" }
+    public static let hd720Frames = (1...3).map { "frame-1280x720-420-\($0).jpg" }
 }
 
 /// A fresh folder per test, removed when the test ends.
-final class ScratchFolder {
-    let path: String
+public final class ScratchFolder {
+    public let path: String
 
-    init() throws {
+    public init() throws {
         path = NSTemporaryDirectory() + "reel-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
-    func file(_ name: String) -> String { path + "/" + name }
+    public func file(_ name: String) -> String { path + "/" + name }
 }
 
-struct CommandResult {
-    var status: Int32
-    var output: Data
-    var errors: String
-    var text: String { String(decoding: output, as: UTF8.self) }
+public struct CommandResult {
+    public var status: Int32
+    public var output: Data
+    public var errors: String
+    public var text: String { String(decoding: output, as: UTF8.self) }
 }
 
-/// Runs a program found on PATH and collects what it prints (through files, so
-/// a program that prints a lot never blocks on a full pipe).
+/// Runs a program, by path or found on PATH, and collects what it prints
+/// (through files, so a program that prints a lot never blocks on a full pipe).
 @discardableResult
-func run(_ program: String, _ arguments: [String]) throws -> CommandResult {
+public func run(_ program: String, _ arguments: [String]) throws -> CommandResult {
     let capture = NSTemporaryDirectory() + "reel-run-" + UUID().uuidString
     let outputPath = capture + ".out", errorPath = capture + ".err"
     defer {
         try? FileManager.default.removeItem(atPath: outputPath)
         try? FileManager.default.removeItem(atPath: errorPath)
     }
-    FileManager.default.createFile(atPath: outputPath, contents: nil)
-    FileManager.default.createFile(atPath: errorPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [program] + arguments
+    if program.contains("/") {
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+    } else {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [program] + arguments
+    }
     process.standardOutput = FileHandle(forWritingAtPath: outputPath)
     process.standardError = FileHandle(forWritingAtPath: errorPath)
     try process.run()
@@ -63,18 +67,18 @@ func run(_ program: String, _ arguments: [String]) throws -> CommandResult {
 }
 
 /// What ffprobe says about a file's video stream, counting frames by decoding.
-struct Probe {
-    var codec: String
-    var pixelFormat: String
-    var width: Int
-    var height: Int
-    var frames: Int
-    var duration: Double
-    var colorRange: String
+public struct Probe {
+    public var codec: String
+    public var pixelFormat: String
+    public var width: Int
+    public var height: Int
+    public var frames: Int
+    public var duration: Double
+    public var colorRange: String
     /// Top-level MP4 boxes in file order.
-    var boxes: [String]
+    public var boxes: [String]
 
-    init(_ path: String) throws {
+    public init(_ path: String) throws {
         let result = try run("ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0",
                                          "-show_entries", "stream=codec_name,pix_fmt,width,height,nb_read_frames,duration,color_range",
                                          "-of", "default=noprint_wrappers=1", path])
@@ -94,15 +98,18 @@ struct Probe {
         boxes = try topLevelBoxes(path)
     }
 
-    var isFaststart: Bool {
+    public var isFaststart: Bool {
         guard let moov = boxes.firstIndex(of: "moov"), let mdat = boxes.firstIndex(of: "mdat") else { return false }
         return moov < mdat
     }
 }
 
-struct ProbeError: Error { var message: String }
+public struct ProbeError: Error {
+    public var message: String
+    public init(message: String) { self.message = message }
+}
 
-func topLevelBoxes(_ path: String) throws -> [String] {
+public func topLevelBoxes(_ path: String) throws -> [String] {
     let data = try Data(contentsOf: URL(fileURLWithPath: path))
     var boxes: [String] = []
     var offset = 0
@@ -122,7 +129,7 @@ func topLevelBoxes(_ path: String) throws -> [String] {
 }
 
 /// Every frame of a video or image decoded by ffmpeg to packed RGB at `size`.
-func rgbFrames(_ path: String, size: FrameSize, extraFilter: String? = nil) throws -> [[UInt8]] {
+public func rgbFrames(_ path: String, size: FrameSize, extraFilter: String? = nil) throws -> [[UInt8]] {
     var filters = ["scale=\(size.width):\(size.height)", "format=rgb24"]
     if let extraFilter { filters.insert(extraFilter, at: 0) }
     // Accurate rounding and full chroma interpolation: measure the video, not the converter.
@@ -136,7 +143,7 @@ func rgbFrames(_ path: String, size: FrameSize, extraFilter: String? = nil) thro
 }
 
 /// Peak signal-to-noise ratio of two same-sized RGB pictures, in dB.
-func psnr(_ a: [UInt8], _ b: [UInt8]) -> Double {
+public func psnr(_ a: [UInt8], _ b: [UInt8]) -> Double {
     precondition(a.count == b.count)
     var squared = 0.0
     for index in a.indices {
@@ -148,7 +155,7 @@ func psnr(_ a: [UInt8], _ b: [UInt8]) -> Double {
 }
 
 /// Encodes the named fixtures into an MP4 and returns the refused ones with their errors.
-func record(_ names: [String], to output: String, settings: EncoderSettings = EncoderSettings(),
+public func record(_ names: [String], to output: String, settings: EncoderSettings = EncoderSettings(),
             fit: FitMode = .fit) throws -> (VideoSummary, [String: MediaError]) {
     let recording = try Recording(spoolPath: output + ".spool", settings: settings, fit: fit)
     var refused: [String: MediaError] = [:]
