@@ -7,9 +7,17 @@ let package = Package(
     products: [
         .executable(name: "reel", targets: ["reel"]),
         .library(name: "ReelMedia", targets: ["ReelMedia"]),
+        .library(name: "ReelStorage", targets: ["ReelStorage"]),
+        .library(name: "ReelServer", targets: ["ReelServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -23,15 +31,41 @@ let package = Package(
             providers: [.apt(["libturbojpeg0-dev"])]
         ),
         .target(name: "ReelMedia", dependencies: ["CFFmpeg", "CTurboJPEG"]),
+        .target(name: "ReelStorage", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "ReelServer",
+            dependencies: [
+                "ReelMedia",
+                "ReelStorage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         .executableTarget(
             name: "reel",
             dependencies: [
                 "ReelMedia",
+                "ReelServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(name: "ReelTestSupport", dependencies: ["ReelMedia"], path: "Tests/ReelTestSupport"),
         .testTarget(name: "ReelMediaTests", dependencies: ["ReelMedia", "ReelTestSupport"]),
         .testTarget(name: "ReelCLITests", dependencies: ["reel", "ReelTestSupport"]),
+        .testTarget(
+            name: "ReelServerTests",
+            dependencies: [
+                "ReelServer",
+                "ReelTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(name: "ReelStorageTests", dependencies: ["ReelStorage", "ReelTestSupport"]),
     ]
 )

@@ -10,12 +10,9 @@ public enum MP4Remuxer {
     @discardableResult
     public static func faststart(from input: String, to output: String) throws -> VideoSummary {
         try SpoolFile.cutIncompleteTail(path: input)
-        var reader: UnsafeMutablePointer<AVFormatContext>?
-        try check(avformat_open_input(&reader, input, nil, nil), "avformat_open_input")
-        defer { avformat_close_input(&reader) }
-        guard let reader, reader.pointee.nb_streams == 1, let source = reader.pointee.streams[0] else {
-            throw MediaError.noFrames
-        }
+        let reader = try PacketReader(path: input)
+        // Read the first packet before creating the output, so an empty spool leaves no file behind.
+        guard try reader.next() else { throw MediaError.noFrames }
 
         var writer: UnsafeMutablePointer<AVFormatContext>?
         try check(avformat_alloc_output_context2(&writer, nil, "mp4", output), "avformat_alloc_output_context2")
@@ -27,20 +24,10 @@ public enum MP4Remuxer {
         guard let target = avformat_new_stream(writer, nil) else {
             throw MediaError.ffmpeg(function: "avformat_new_stream", code: CFFmpeg_AVERROR(ENOMEM), message: "out of memory")
         }
-        try check(avcodec_parameters_copy(target.pointee.codecpar, source.pointee.codecpar), "avcodec_parameters_copy")
+        try check(avcodec_parameters_copy(target.pointee.codecpar, reader.stream.pointee.codecpar), "avcodec_parameters_copy")
         target.pointee.codecpar.pointee.codec_tag = 0
-        target.pointee.time_base = source.pointee.time_base
-        target.pointee.avg_frame_rate = source.pointee.avg_frame_rate
-
-        var allocated = av_packet_alloc()
-        defer { av_packet_free(&allocated) }
-        guard let packet = allocated else {
-            throw MediaError.ffmpeg(function: "av_packet_alloc", code: CFFmpeg_AVERROR(ENOMEM), message: "out of memory")
-        }
-        // Read the first packet before creating the output, so an empty spool leaves no file behind.
-        var result = av_read_frame(reader, packet)
-        if result == averrorEOF { throw MediaError.noFrames }
-        try check(result, "av_read_frame")
+        target.pointee.time_base = reader.stream.pointee.time_base
+        target.pointee.avg_frame_rate = reader.stream.pointee.avg_frame_rate
 
         try check(avio_open(&writer.pointee.pb, output, AVIO_FLAG_WRITE), "avio_open")
         var options: OpaquePointer?
@@ -51,30 +38,79 @@ public enum MP4Remuxer {
         // The fragmented spool shifts everything so the first dts is not negative;
         // start the picture at 0 again (the first packet, a keyframe, shows first)
         // and let the muxer keep B-frame delay in an edit list.
+        let packet = reader.packet
         let shift = packet.pointee.pts
-        var frames = 0
         var endPTS = Int64.min
-        while result >= 0 {
-            frames += 1
+        repeat {
             packet.pointee.pts -= shift
             packet.pointee.dts -= shift
             endPTS = max(endPTS, packet.pointee.pts + packet.pointee.duration)
             packet.pointee.stream_index = 0
-            av_packet_rescale_ts(packet, source.pointee.time_base, target.pointee.time_base)
             packet.pointee.pos = -1
+            av_packet_rescale_ts(packet, reader.stream.pointee.time_base, target.pointee.time_base)
             let written = av_interleaved_write_frame(writer, packet)
-            av_packet_unref(packet)
             try check(written, "av_interleaved_write_frame")
-            result = av_read_frame(reader, packet)
-        }
-        if result != averrorEOF { try check(result, "av_read_frame") }
+        } while try reader.next()
         try check(av_write_trailer(writer), "av_write_trailer")
         avio_closep(&writer.pointee.pb)
+        return VideoSummary(frames: reader.packetsRead, duration: reader.seconds(endPTS), bytes: fileSize(output))
+    }
 
-        let timeBase = source.pointee.time_base
-        let duration = Double(endPTS) * Double(timeBase.num) / Double(timeBase.den)
-        let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
-        return VideoSummary(frames: frames, duration: duration, bytes: bytes)
+    /// Frames, duration and size of an MP4, read from its packets.
+    public static func probe(_ path: String) throws -> VideoSummary {
+        let reader = try PacketReader(path: path)
+        var firstPTS = Int64.max, endPTS = Int64.min
+        while try reader.next() {
+            firstPTS = min(firstPTS, reader.packet.pointee.pts)
+            endPTS = max(endPTS, reader.packet.pointee.pts + reader.packet.pointee.duration)
+        }
+        guard reader.packetsRead > 0 else { throw MediaError.noFrames }
+        return VideoSummary(frames: reader.packetsRead, duration: reader.seconds(endPTS - firstPTS), bytes: fileSize(path))
+    }
+
+    private static func fileSize(_ path: String) -> Int {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    }
+}
+
+/// Reads the packets of a single-stream MP4, one at a time, into `packet`.
+private final class PacketReader {
+    private var context: UnsafeMutablePointer<AVFormatContext>?
+    private var allocated: UnsafeMutablePointer<AVPacket>?
+    let stream: UnsafeMutablePointer<AVStream>
+    let packet: UnsafeMutablePointer<AVPacket>
+    private(set) var packetsRead = 0
+
+    init(path: String) throws {
+        try check(avformat_open_input(&context, path, nil, nil), "avformat_open_input")
+        allocated = av_packet_alloc()
+        guard let context, context.pointee.nb_streams == 1, let stream = context.pointee.streams[0],
+              let packet = allocated else {
+            av_packet_free(&allocated)
+            avformat_close_input(&context)
+            throw MediaError.noFrames
+        }
+        self.stream = stream
+        self.packet = packet
+    }
+
+    deinit {
+        av_packet_free(&allocated)
+        avformat_close_input(&context)
+    }
+
+    /// Reads the next packet; false at the end of the file.
+    func next() throws -> Bool {
+        av_packet_unref(packet)
+        let result = av_read_frame(context, packet)
+        if result == averrorEOF { return false }
+        try check(result, "av_read_frame")
+        packetsRead += 1
+        return true
+    }
+
+    func seconds(_ ticks: Int64) -> Double {
+        Double(ticks) * Double(stream.pointee.time_base.num) / Double(stream.pointee.time_base.den)
     }
 }
 

@@ -1,9 +1,9 @@
 import ArgumentParser
 
 @main
-struct Reel: ParsableCommand {
+struct Reel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Record webcam video through a server: JPEG frames in, H.264 MP4 out.",
-        subcommands: [Transcode.self]
+        subcommands: [Serve.self, Transcode.self]
     )
 }

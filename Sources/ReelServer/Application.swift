@@ -1,0 +1,38 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import ReelStorage
+
+/// The router of `reel serve`: the old contract under `/video`, the stored videos
+/// under `/videos`, and `/healthz`.
+func buildRouter(recorder: Recorder, settings: ServerSettings, storageDirectory: String) -> Router<BasicRequestContext> {
+    let router = Router()
+    router.add(middleware: CORSMiddleware(
+        allowOrigin: .all,
+        allowHeaders: [.accept, .authorization, .contentType, .origin, .range,
+                       VideoController<BasicRequestContext>.sessionHeader,
+                       VideoController<BasicRequestContext>.timestampHeader],
+        allowMethods: [.get, .post, .head, .options]
+    ))
+    if let token = settings.token {
+        router.add(middleware: TokenMiddleware(token: token))
+    }
+    router.get("healthz") { _, _ in JSONAnswer.success() }
+    VideoController(recorder: recorder, settings: settings).addRoutes(to: router.group("video"))
+    StoredVideoController(folder: storageDirectory).addRoutes(to: router.group("videos"))
+    return router
+}
+
+/// `reel serve` as an application: tests build it the same way without argv.
+public func buildApplication(settings: ServerSettings, logger: Logger) async throws -> some ApplicationProtocol {
+    let storage = try LocalDiskStorage(folder: settings.storageDirectory)
+    let recorder = try Recorder(settings: settings, storage: storage, logger: logger)
+    let router = buildRouter(recorder: recorder, settings: settings, storageDirectory: settings.storageDirectory)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "reel"),
+        services: [RecordingJanitor(recorder: recorder, logger: logger)],
+        logger: logger
+    )
+}

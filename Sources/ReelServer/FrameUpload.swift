@@ -1,0 +1,79 @@
+import Foundation
+import Hummingbird
+import MultipartKit
+
+/// The JPEG bytes of an upload: the `image` file field of a multipart form (the
+/// original clients), or the whole body when it is sent as `image/jpeg`.
+enum FrameUpload {
+    static let fieldName = "image"
+
+    static func jpeg(from request: Request, limit: Int) async throws -> ByteBuffer {
+        let contentType = request.headers[.contentType] ?? ""
+        // Multipart adds headers and boundaries around the frame: allow for them.
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limit + 64 * 1024)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError(.contentTooLarge, "the frame is larger than the limit of \(limit) bytes")
+        }
+        let frame: ByteBuffer
+        if contentType.lowercased().hasPrefix("multipart/form-data") {
+            frame = try field(named: fieldName, in: body, contentType: contentType)
+        } else {
+            frame = body
+        }
+        guard frame.readableBytes > 0 else { throw APIError(.badRequest, "the frame is empty") }
+        guard frame.readableBytes <= limit else {
+            throw APIError(.contentTooLarge, "the frame is larger than the limit of \(limit) bytes")
+        }
+        return frame
+    }
+
+    private static func field(named name: String, in body: ByteBuffer, contentType: String) throws -> ByteBuffer {
+        guard let boundary = boundary(in: contentType) else {
+            throw APIError(.badRequest, "multipart/form-data without a boundary")
+        }
+        var current: String?
+        var contents = ByteBuffer()
+        var found: ByteBuffer?
+        let parser = MultipartParser(boundary: boundary)
+        parser.onHeader = { header, value in
+            if header.lowercased() == "content-disposition" { current = dispositionName(value) }
+        }
+        parser.onBody = { chunk in if current == name { contents.writeBuffer(&chunk) } }
+        parser.onPartComplete = {
+            if current == name, found == nil { found = contents }
+            current = nil
+            contents.clear()
+        }
+        do {
+            try parser.execute(body)
+        } catch {
+            throw APIError(.badRequest, "the multipart form cannot be read: \(error)")
+        }
+        guard let found else { throw APIError(.badRequest, "the form has no file field \"\(name)\"") }
+        return found
+    }
+
+    /// The `name` of a `Content-Disposition: form-data; name="image"; filename="image.jpg"`.
+    static func dispositionName(_ value: String) -> String? {
+        parameter("name", in: value)
+    }
+
+    /// The `boundary` parameter of a `multipart/form-data` content type, quoted or not.
+    static func boundary(in contentType: String) -> String? {
+        parameter("boundary", in: contentType)
+    }
+
+    /// A `key=value` or `key="value"` parameter of a header value.
+    private static func parameter(_ key: String, in headerValue: String) -> String? {
+        for parameter in headerValue.split(separator: ";").dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).lowercased() == key else { continue }
+            var value = pair[1].trimmingCharacters(in: .whitespaces)
+            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
+            return value.isEmpty ? nil : value
+        }
+        return nil
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import NIOCore
+import ReelMedia
+
+/// One recording in progress: its encoder, its limits, and the serial queue
+/// that decodes its frames off the request path's cooperative threads.
+final class RecordingSession: @unchecked Sendable {
+    let id: String
+    let createdAt = Date()
+    let spoolPath: String
+    private let recording: Recording
+    private let settings: ServerSettings
+    /// Decoding and the encoder's back-pressure block a thread: this queue's, not Swift's pool.
+    private let work: DispatchQueue
+    private let lock = NSLock()
+    private var lastActivity = ContinuousClock.now
+    private var accepted = 0
+    private let started = ContinuousClock.now
+    private var firstClientTimestamp: Int64?
+
+    init(id: String, settings: ServerSettings) throws {
+        self.id = id
+        self.settings = settings
+        spoolPath = (settings.spoolDirectory as NSString).appendingPathComponent("\(id).spool.mp4")
+        recording = try Recording(spoolPath: spoolPath, settings: settings.encoder, fit: settings.fit,
+                                  maxFrameSize: settings.limits.maxFrameSize,
+                                  queueCapacity: settings.limits.encoderQueue)
+        work = DispatchQueue(label: "reel.recording.\(id)")
+    }
+
+    var frames: Int { lock.withLock { accepted } }
+
+    func idleTime(now: ContinuousClock.Instant = .now) -> Duration {
+        lock.withLock { now - lastActivity }
+    }
+
+    /// Decodes and queues one frame; answers once it is decoded (or refused).
+    /// `clientTimestamp` (ms, any origin) sets the frame's time with `--timing arrival`.
+    func append(_ jpeg: ByteBuffer, clientTimestamp: Int64?) async throws {
+        let pts = try admit(clientTimestamp: clientTimestamp)
+        try await onWorkQueue {
+            try jpeg.withUnsafeReadableBytes { try self.recording.append(jpeg: $0, pts: pts) }
+        }
+        lock.withLock { accepted += 1 }
+    }
+
+    /// Encodes what is queued and writes the faststart MP4 to `output`.
+    func finish(to output: String) async throws -> VideoSummary {
+        try await onWorkQueue { try self.recording.finish(to: output) }
+    }
+
+    /// Checks the limits before any work and gives the frame its presentation time.
+    private func admit(clientTimestamp: Int64?) throws -> Int64? {
+        try lock.withLock {
+            lastActivity = .now
+            let limits = settings.limits
+            guard accepted < limits.maxFramesPerRecording else {
+                throw APIError(.conflict, "recording \(id) reached its limit of \(limits.maxFramesPerRecording) frames; finish it")
+            }
+            let elapsed = ContinuousClock.now - started
+            guard elapsed < .seconds(limits.maxSecondsPerRecording) else {
+                throw APIError(.conflict, "recording \(id) reached its limit of \(limits.maxSecondsPerRecording) seconds; finish it")
+            }
+            guard settings.encoder.timing == .timestamps else { return nil }
+            if let clientTimestamp {
+                let first = firstClientTimestamp ?? clientTimestamp
+                firstClientTimestamp = first
+                return clientTimestamp - first
+            }
+            return Int64(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        }
+    }
+
+    private func onWorkQueue<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            work.async { continuation.resume(with: Swift.Result { try body() }) }
+        }
+    }
+}

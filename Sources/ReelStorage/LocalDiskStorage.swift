@@ -1,0 +1,51 @@
+import Foundation
+
+/// Stores videos as files in a folder that the server serves itself.
+public struct LocalDiskStorage: VideoStorage {
+    public let folder: String
+    /// The URL path the server serves `folder` under, without slashes at the ends.
+    public let urlPath: String
+
+    public init(folder: String, urlPath: String = "videos") throws {
+        self.folder = folder
+        self.urlPath = urlPath
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+
+    public func store(file: String, name: String) async throws -> StoredVideo {
+        guard !name.contains("/"), !name.hasPrefix(".") else { throw StorageError.invalidName(name) }
+        let destination = (folder as NSString).appendingPathComponent(name)
+        let files = FileManager.default
+        guard !files.fileExists(atPath: destination) else { throw StorageError.duplicate(name) }
+        // A hard link costs nothing whatever the size (spool and storage usually
+        // share a disk); otherwise copy then rename, so the file appears whole or
+        // not at all. Either way the caller's file stays until it deletes it.
+        if (try? files.linkItem(atPath: file, toPath: destination)) == nil {
+            let partial = (folder as NSString).appendingPathComponent(".\(name).partial")
+            try? files.removeItem(atPath: partial)
+            do {
+                try files.copyItem(atPath: file, toPath: partial)
+                try files.moveItem(atPath: partial, toPath: destination)
+            } catch {
+                try? files.removeItem(atPath: partial)
+                throw StorageError.unavailable(String(describing: error))
+            }
+        }
+        let bytes = (try? files.attributesOfItem(atPath: destination)[.size] as? Int) ?? 0
+        return StoredVideo(name: name, location: .servedLocally(path: "\(urlPath)/\(name)"), bytes: bytes)
+    }
+}
+
+public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
+    case invalidName(String)
+    case duplicate(String)
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case .invalidName(let name): "invalid object name \(name)"
+        case .duplicate(let name): "\(name) already exists"
+        case .unavailable(let reason): "storage unavailable: \(reason)"
+        }
+    }
+}
