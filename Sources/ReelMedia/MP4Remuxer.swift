@@ -40,11 +40,9 @@ public enum MP4Remuxer {
         // and let the muxer keep B-frame delay in an edit list.
         let packet = reader.packet
         let shift = packet.pointee.pts
-        var endPTS = Int64.min
         repeat {
             packet.pointee.pts -= shift
             packet.pointee.dts -= shift
-            endPTS = max(endPTS, packet.pointee.pts + packet.pointee.duration)
             packet.pointee.stream_index = 0
             packet.pointee.pos = -1
             av_packet_rescale_ts(packet, reader.stream.pointee.time_base, target.pointee.time_base)
@@ -53,19 +51,18 @@ public enum MP4Remuxer {
         } while try reader.next()
         try check(av_write_trailer(writer), "av_write_trailer")
         avio_closep(&writer.pointee.pb)
-        return VideoSummary(frames: reader.packetsRead, duration: reader.seconds(endPTS), bytes: fileSize(output))
+        return try probe(output)
     }
 
-    /// Frames, duration and size of an MP4, read from its packets.
+    /// Frames, duration and size of a finished MP4, as its header (moov) says.
     public static func probe(_ path: String) throws -> VideoSummary {
         let reader = try PacketReader(path: path)
-        var firstPTS = Int64.max, endPTS = Int64.min
-        while try reader.next() {
-            firstPTS = min(firstPTS, reader.packet.pointee.pts)
-            endPTS = max(endPTS, reader.packet.pointee.pts + reader.packet.pointee.duration)
+        return try withExtendedLifetime(reader) {
+            let stream = reader.stream.pointee
+            guard stream.nb_frames > 0, stream.duration > 0, stream.time_base.den > 0 else { throw MediaError.noFrames }
+            let duration = Double(stream.duration) * Double(stream.time_base.num) / Double(stream.time_base.den)
+            return VideoSummary(frames: Int(stream.nb_frames), duration: duration, bytes: fileSize(path))
         }
-        guard reader.packetsRead > 0 else { throw MediaError.noFrames }
-        return VideoSummary(frames: reader.packetsRead, duration: reader.seconds(endPTS - firstPTS), bytes: fileSize(path))
     }
 
     private static func fileSize(_ path: String) -> Int {
@@ -107,10 +104,6 @@ private final class PacketReader {
         try check(result, "av_read_frame")
         packetsRead += 1
         return true
-    }
-
-    func seconds(_ ticks: Int64) -> Double {
-        Double(ticks) * Double(stream.pointee.time_base.num) / Double(stream.pointee.time_base.den)
     }
 }
 

@@ -21,6 +21,8 @@ public final class VideoEncoder {
     private let stream: UnsafeMutablePointer<AVStream>
     private var packet: UnsafeMutablePointer<AVPacket>?
     private var lastPTS: Int64 = -1
+    /// How long the latest frame lasts: one tick, or the gap between the last two timestamps.
+    private var frameDuration: Int64
     private(set) public var framesEncoded = 0
     private var finished = false
 
@@ -28,6 +30,7 @@ public final class VideoEncoder {
         FFmpegLog.quiet()
         self.settings = settings
         self.path = path
+        frameDuration = settings.ticksPerFrame
         guard let encoder = avcodec_find_encoder_by_name("libx264") else {
             throw MediaError.ffmpeg(function: "avcodec_find_encoder_by_name", code: CFFmpeg_AVERROR(ENOENT),
                                     message: "this FFmpeg has no libx264 encoder")
@@ -106,6 +109,7 @@ public final class VideoEncoder {
     public func encode(_ picture: VideoFrame, pts: Int64? = nil) throws {
         precondition(!finished, "encode after finish")
         let next = pts.map { max($0, lastPTS + 1) } ?? (lastPTS < 0 ? 0 : lastPTS + settings.ticksPerFrame)
+        if lastPTS >= 0 { frameDuration = next - lastPTS }
         lastPTS = next
         picture.frame.pointee.pts = next
         picture.frame.pointee.pict_type = AV_PICTURE_TYPE_NONE
@@ -125,7 +129,7 @@ public final class VideoEncoder {
         try check(av_write_trailer(muxer), "av_write_trailer")
         avio_closep(&muxer!.pointee.pb)
         let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        let end = lastPTS < 0 ? 0 : lastPTS + settings.ticksPerFrame
+        let end = lastPTS < 0 ? 0 : lastPTS + frameDuration
         return VideoSummary(frames: framesEncoded, duration: Double(end) / Double(settings.timeScale), bytes: bytes)
     }
 
@@ -135,7 +139,9 @@ public final class VideoEncoder {
             let result = avcodec_receive_packet(codec, packet)
             if result == averrorEAGAIN || result == averrorEOF { return }
             try check(result, "avcodec_receive_packet")
-            if packet.pointee.duration == 0 { packet.pointee.duration = settings.ticksPerFrame }
+            // The muxer times every sample by the next one's dts; only the last
+            // needs its own duration, which is the latest frame's.
+            packet.pointee.duration = frameDuration
             packet.pointee.stream_index = stream.pointee.index
             // The muxer picks its own time base in write_header: rescale to it.
             av_packet_rescale_ts(packet, codec!.pointee.time_base, stream.pointee.time_base)

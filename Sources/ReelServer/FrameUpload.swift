@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import MultipartKit
+import NIOCore
 
 /// The JPEG bytes of an upload: the `image` file field of a multipart form (the
 /// original clients), or the whole body when it is sent as `image/jpeg`.
@@ -13,7 +14,7 @@ enum FrameUpload {
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: limit + 64 * 1024)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             throw APIError(.contentTooLarge, "the frame is larger than the limit of \(limit) bytes")
         }
         let frame: ByteBuffer

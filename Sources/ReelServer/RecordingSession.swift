@@ -41,7 +41,10 @@ final class RecordingSession: @unchecked Sendable {
         try await onWorkQueue {
             try jpeg.withUnsafeReadableBytes { try self.recording.append(jpeg: $0, pts: pts) }
         }
-        lock.withLock { accepted += 1 }
+        lock.withLock {
+            accepted += 1
+            lastActivity = .now
+        }
     }
 
     /// Encodes what is queued and writes the faststart MP4 to `output`.

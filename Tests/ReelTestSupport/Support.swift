@@ -17,7 +17,7 @@ public enum Fixtures {
 }
 
 /// A fresh folder per test, removed when the test ends.
-public final class ScratchFolder {
+public final class ScratchFolder: Sendable {
     public let path: String
 
     public init() throws {
