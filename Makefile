@@ -1,11 +1,11 @@
-# make run   — install what is missing, build, encode the fixtures into out/fixtures.mp4
-# make test  — install what is missing, build, run every test
+# make run   — install what is missing, build, start the server on port 3001 (local disk storage)
+# make test  — install what is missing, build, run every test (Swift, then live tests in Python)
 # make bench — transcode benchmark against ffmpeg on 600 generated 720p frames
 
 SWIFT ?= swift
 FRAMES ?= 600
 
-.PHONY: setup build release run test bench fixtures clean
+.PHONY: setup build release run transcode test bench fixtures clean
 
 setup:
 	scripts/setup.sh
@@ -17,12 +17,16 @@ release: setup
 	$(SWIFT) build -c release
 
 run: release
+	.build/release/reel serve
+
+transcode: release
 	mkdir -p out
 	.build/release/reel transcode fixtures -o out/fixtures.mp4
 
 test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	REEL_BIN=$(CURDIR)/.build/debug/reel python3 -m pytest -q Tests/Live
 
 bench: release
 	scripts/make-footage.sh $(FRAMES) bench-data/frames-720p

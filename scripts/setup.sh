@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Reel builds and tests with, when any is missing.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(
     pkg-config
@@ -9,6 +10,14 @@ packages=(
     ffmpeg                                                        # ffprobe and reference encodes in tests
     libjpeg-turbo-progs imagemagick                               # cjpeg/jpegtran and convert for fixtures
 )
+
+# Python test tools: pip where it works, Debian's packages where pip may not
+# install into the system Python (PEP 668).
+python_ready() { python3 -c 'import requests, pytest' 2>/dev/null; }
+if ! python_ready; then
+    python3 -m pip install --quiet --disable-pip-version-check -r Tests/Live/requirements.txt 2>/dev/null ||
+        packages+=(python3-requests python3-pytest)
+fi
 
 missing=()
 for package in "${packages[@]}"; do

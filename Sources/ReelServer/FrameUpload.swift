@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import MultipartKit
 import NIOCore
 
 /// The JPEG bytes of an upload: the `image` file field of a multipart form (the
@@ -34,31 +33,10 @@ enum FrameUpload {
         guard let boundary = boundary(in: contentType) else {
             throw APIError(.badRequest, "multipart/form-data without a boundary")
         }
-        var current: String?
-        var contents = ByteBuffer()
-        var found: ByteBuffer?
-        let parser = MultipartParser(boundary: boundary)
-        parser.onHeader = { header, value in
-            if header.lowercased() == "content-disposition" { current = dispositionName(value) }
+        guard let range = body.withUnsafeReadableBytes({ FormData.part(named: name, in: $0, boundary: boundary) }) else {
+            throw APIError(.badRequest, "the form has no file field \"\(name)\"")
         }
-        parser.onBody = { chunk in if current == name { contents.writeBuffer(&chunk) } }
-        parser.onPartComplete = {
-            if current == name, found == nil { found = contents }
-            current = nil
-            contents.clear()
-        }
-        do {
-            try parser.execute(body)
-        } catch {
-            throw APIError(.badRequest, "the multipart form cannot be read: \(error)")
-        }
-        guard let found else { throw APIError(.badRequest, "the form has no file field \"\(name)\"") }
-        return found
-    }
-
-    /// The `name` of a `Content-Disposition: form-data; name="image"; filename="image.jpg"`.
-    static func dispositionName(_ value: String) -> String? {
-        parameter("name", in: value)
+        return body.getSlice(at: body.readerIndex + range.lowerBound, length: range.count)!
     }
 
     /// The `boundary` parameter of a `multipart/form-data` content type, quoted or not.
@@ -67,7 +45,7 @@ enum FrameUpload {
     }
 
     /// A `key=value` or `key="value"` parameter of a header value.
-    private static func parameter(_ key: String, in headerValue: String) -> String? {
+    static func parameter(_ key: String, in headerValue: String) -> String? {
         for parameter in headerValue.split(separator: ";").dropFirst() {
             let pair = parameter.split(separator: "=", maxSplits: 1)
             guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).lowercased() == key else { continue }
