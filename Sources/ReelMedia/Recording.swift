@@ -46,6 +46,9 @@ public final class Recording: @unchecked Sendable {
     /// Frames accepted so far.
     public var frameCount: Int { queue.pushed }
 
+    /// Seconds the encoder spent on this recording's frames (flush included once finished).
+    public var encodeSeconds: Double { queue.encodeSeconds }
+
     /// Seconds spent decoding and scaling frames, refused ones included.
     public var decodeSeconds: Double { decodeLock.withLock { seconds(decodeTime) } }
 
@@ -73,6 +76,9 @@ final class EncodeQueue: @unchecked Sendable {
     private var failure: Error?
     private var done = false
     private(set) var pushed = 0
+    private var encodeTime = Duration.zero
+
+    var encodeSeconds: Double { condition.withLock { seconds(encodeTime) } }
 
     init(encoder: VideoEncoder, capacity: Int) {
         self.encoder = encoder
@@ -116,18 +122,27 @@ final class EncodeQueue: @unchecked Sendable {
             let (picture, pts) = pending.removeFirst()
             condition.broadcast()
             condition.unlock()
+            let start = ContinuousClock.now
             do {
                 try encoder.encode(picture, pts: pts)
             } catch {
                 fail(error)
                 return
             }
+            addEncodeTime(since: start)
         }
+        let start = ContinuousClock.now
         do { try encoder.finish() } catch { fail(error); return }
+        addEncodeTime(since: start)
         condition.lock()
         done = true
         condition.broadcast()
         condition.unlock()
+    }
+
+    private func addEncodeTime(since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        condition.withLock { encodeTime += elapsed }
     }
 
     private func fail(_ error: Error) {

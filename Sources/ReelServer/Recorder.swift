@@ -92,6 +92,7 @@ actor Recorder {
         logger.info("recording finished", metadata: [
             "recording.id": "\(session.id)", "reason": "\(reason)", "frames": "\(summary.frames)",
             "seconds": "\(String(format: "%.2f", summary.duration))", "bytes": "\(summary.bytes)",
+            "encode.fps": "\(String(format: "%.1f", session.encodeFPS))",
             "finish.ms": "\(seconds.components.attoseconds / 1_000_000_000_000_000 + seconds.components.seconds * 1000)",
             "name": "\(result.video.name)",
         ])

@@ -52,6 +52,12 @@ final class RecordingSession: @unchecked Sendable {
         try await onWorkQueue { try self.recording.finish(to: output) }
     }
 
+    /// Frames encoded per second the encoder was busy: how far from its limit it ran.
+    var encodeFPS: Double {
+        let busy = recording.encodeSeconds
+        return busy > 0 ? Double(frames) / busy : 0
+    }
+
     /// Checks the limits before any work and gives the frame its presentation time.
     private func admit(clientTimestamp: Int64?) throws -> Int64? {
         try lock.withLock {
