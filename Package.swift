@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "reel", targets: ["reel"]),
         .library(name: "ReelMedia", targets: ["ReelMedia"]),
+        .library(name: "ReelHTTP", targets: ["ReelHTTP"]),
         .library(name: "ReelStorage", targets: ["ReelStorage"]),
         .library(name: "ReelServer", targets: ["ReelServer"]),
     ],
@@ -30,8 +31,14 @@ let package = Package(
             pkgConfig: "libturbojpeg",
             providers: [.apt(["libturbojpeg0-dev"])]
         ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         .target(name: "ReelMedia", dependencies: ["CFFmpeg", "CTurboJPEG"]),
-        .target(name: "ReelStorage", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "ReelHTTP", dependencies: ["CCurl"]),
+        .target(name: "ReelStorage", dependencies: ["ReelHTTP", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "ReelServer",
             dependencies: [

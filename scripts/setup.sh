@@ -7,6 +7,7 @@ packages=(
     pkg-config
     libavcodec-dev libavformat-dev libswscale-dev libavutil-dev   # H.264 encode, MP4, scaling
     libturbojpeg0-dev                                             # JPEG decode to YUV planes
+    libcurl4-openssl-dev                                          # HTTP client for storage uploads
     ffmpeg                                                        # ffprobe and reference encodes in tests
     libjpeg-turbo-progs imagemagick                               # cjpeg/jpegtran and convert for fixtures
 )

@@ -7,6 +7,12 @@ public struct VideoSummary: Equatable, Sendable {
     /// Seconds of video.
     public var duration: Double
     public var bytes: Int
+
+    public init(frames: Int, duration: Double, bytes: Int) {
+        self.frames = frames
+        self.duration = duration
+        self.bytes = bytes
+    }
 }
 
 /// Encodes pictures to H.264 with libx264 and writes them as they come into a

@@ -6,7 +6,7 @@ import ReelStorage
 
 /// The router of `reel serve`: the old contract under `/video`, the stored videos
 /// under `/videos`, and `/healthz`.
-func buildRouter(recorder: Recorder, settings: ServerSettings, storageDirectory: String) -> Router<BasicRequestContext> {
+func buildRouter(recorder: Recorder, settings: ServerSettings) -> Router<BasicRequestContext> {
     let router = Router()
     router.add(middleware: CORSMiddleware(
         allowOrigin: .all,
@@ -20,15 +20,21 @@ func buildRouter(recorder: Recorder, settings: ServerSettings, storageDirectory:
     }
     router.get("healthz") { _, _ in JSONAnswer.success() }
     VideoController(recorder: recorder, settings: settings).addRoutes(to: router.group("video"))
-    StoredVideoController(folder: storageDirectory).addRoutes(to: router.group("videos"))
+    if settings.supabase == nil {
+        StoredVideoController(folder: settings.storageDirectory).addRoutes(to: router.group("videos"))
+    }
     return router
 }
 
 /// `reel serve` as an application: tests build it the same way without argv.
 public func buildApplication(settings: ServerSettings, logger: Logger) async throws -> some ApplicationProtocol {
-    let storage = try LocalDiskStorage(folder: settings.storageDirectory)
+    let storage: any VideoStorage = if let supabase = settings.supabase {
+        SupabaseStorage(configuration: supabase, logger: logger)
+    } else {
+        try LocalDiskStorage(folder: settings.storageDirectory)
+    }
     let recorder = try Recorder(settings: settings, storage: storage, logger: logger)
-    let router = buildRouter(recorder: recorder, settings: settings, storageDirectory: settings.storageDirectory)
+    let router = buildRouter(recorder: recorder, settings: settings)
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "reel"),

@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import ReelMedia
+import ReelStorage
 
 /// Everything `reel serve` can be told, with the defaults a user gets.
 public struct ServerSettings: Sendable {
@@ -17,6 +18,10 @@ public struct ServerSettings: Sendable {
     public var limits = Limits()
     public var encoder = EncoderSettings(threads: 2)
     public var fit = FitMode.fit
+    /// Supabase Storage, when `SUPABASE_URL`, `SUPABASE_KEY` and `BUCKET_NAME` are all set.
+    public var supabase: SupabaseStorage.Configuration?
+    /// The longest wait between two attempts to upload a pending recording.
+    public var retryMaxSeconds = 60.0
 
     public struct Limits: Sendable {
         public var maxFrameBytes = 8 * 1024 * 1024
@@ -58,6 +63,13 @@ extension ServerSettings {
         public static let fit: ConfigKey = "reel.fit"
         public static let timing: ConfigKey = "reel.timing"
         public static let range: ConfigKey = "reel.range"
+        public static let supabaseURL: ConfigKey = "supabase.url"
+        public static let supabaseKey: ConfigKey = "supabase.key"
+        public static let bucketName: ConfigKey = "bucket.name"
+        public static let bucketPublic: ConfigKey = "reel.bucket.public"
+        public static let signedURLSeconds: ConfigKey = "reel.signed.url.seconds"
+        public static let resumableBytes: ConfigKey = "reel.resumable.bytes"
+        public static let retryMaxSeconds: ConfigKey = "reel.retry.max.seconds"
     }
 
     /// Reads the settings, falling back to the defaults above for what the reader lacks.
@@ -83,7 +95,29 @@ extension ServerSettings {
         fit = try Self.parse(reader.string(forKey: Key.fit), Key.fit, FitMode.init(rawValue:)) ?? fit
         encoder.timing = try Self.parse(reader.string(forKey: Key.timing), Key.timing, EncoderSettings.Timing.init(rawValue:)) ?? encoder.timing
         encoder.range = try Self.parse(reader.string(forKey: Key.range), Key.range, ColorRange.init(rawValue:)) ?? encoder.range
+        retryMaxSeconds = reader.double(forKey: Key.retryMaxSeconds, default: retryMaxSeconds)
+        supabase = try Self.supabase(reader)
         try validate()
+    }
+
+    /// The original service's three names; all or none.
+    private static func supabase(_ reader: ConfigReader) throws -> SupabaseStorage.Configuration? {
+        let url = reader.string(forKey: Key.supabaseURL).flatMap { $0.isEmpty ? nil : $0 }
+        let key = reader.string(forKey: Key.supabaseKey, isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        let bucket = reader.string(forKey: Key.bucketName).flatMap { $0.isEmpty ? nil : $0 }
+        guard url != nil || key != nil || bucket != nil else { return nil }
+        guard let url, let key, let bucket else {
+            let missing = [(url, Key.supabaseURL), (key, Key.supabaseKey), (bucket, Key.bucketName)].filter { $0.0 == nil }.map(\.1)
+            throw SettingsError(key: missing[0], problem: "is missing: Supabase needs SUPABASE_URL, SUPABASE_KEY and BUCKET_NAME")
+        }
+        guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+            throw SettingsError(key: Key.supabaseURL, problem: "must start with http:// or https://")
+        }
+        var configuration = SupabaseStorage.Configuration(url: url, key: key, bucket: bucket)
+        configuration.publicBucket = reader.bool(forKey: Key.bucketPublic)
+        configuration.signedURLSeconds = reader.int(forKey: Key.signedURLSeconds, default: configuration.signedURLSeconds)
+        configuration.resumableThreshold = reader.int(forKey: Key.resumableBytes, default: configuration.resumableThreshold)
+        return configuration
     }
 
     private static func parse<Value>(_ text: String?, _ key: ConfigKey, _ make: (String) -> Value?) throws -> Value? {
@@ -109,6 +143,7 @@ extension ServerSettings {
         try require(limits.maxSecondsPerRecording > 0, Key.maxSeconds, "must be positive")
         try require(limits.maxRecordings > 0, Key.maxRecordings, "must be positive")
         try require(limits.idleSeconds > 0, Key.idleSeconds, "must be positive")
+        try require(retryMaxSeconds >= 1, Key.retryMaxSeconds, "must be at least 1")
     }
 }
 

@@ -17,6 +17,7 @@ struct VideoController<Context: RequestContext> {
         group.get("create_video", use: create)
         group.post("video_upload", use: upload)
         group.get("finish_video", use: finish)
+        group.get("recordings/:id", use: status)
     }
 
     @Sendable func create(_ request: Request, context: Context) async throws -> JSONAnswer {
@@ -45,6 +46,36 @@ struct VideoController<Context: RequestContext> {
             "duration": .double((result.summary.duration * 1000).rounded() / 1000),
             "bytes": .int(result.video.bytes),
         ])
+    }
+
+    /// Where one recording stands: recording, finishing, pending upload (with the
+    /// last error) or stored (with its URL).
+    @Sendable func status(_ request: Request, context: Context) async throws -> JSONAnswer {
+        let id = context.parameters.get("id") ?? ""
+        guard let status = await recorder.status(of: id) else { throw APIError(.notFound, "no recording with id \(id)") }
+        var fields: [String: JSONValue] = ["id": .string(id)]
+        switch status {
+        case .recording(let frames):
+            fields["state"] = .string("recording")
+            fields["frames"] = .int(frames)
+        case .finishing:
+            fields["state"] = .string("finishing")
+        case .pending(let pending):
+            fields["state"] = .string("pending")
+            fields["frames"] = .int(pending.frames)
+            fields["duration"] = .double(pending.duration)
+            fields["bytes"] = .int(pending.bytes)
+            fields["attempts"] = .int(pending.attempts)
+            fields["last error"] = .string(pending.lastError ?? "")
+            fields["next attempt"] = .string(ISO8601DateFormatter().string(from: pending.nextAttempt))
+        case .stored(let result):
+            fields["state"] = .string("stored")
+            fields["video url"] = .string(url(for: result.video.location, request: request))
+            fields["frames"] = .int(result.summary.frames)
+            fields["duration"] = .double((result.summary.duration * 1000).rounded() / 1000)
+            fields["bytes"] = .int(result.video.bytes)
+        }
+        return .success(fields)
     }
 
     /// `?id=` or the `X-Reel-Session` header; nil means the most recent recording.

@@ -75,6 +75,27 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Video levels: limited or full (REEL_RANGE). Default: limited.")
     var range: String?
 
+    @Option(help: "Supabase project URL; with --supabase-key and --bucket-name, videos go to Supabase Storage (SUPABASE_URL). Default: none, local disk.")
+    var supabaseURL: String?
+
+    @Option(help: "Supabase key, sent as bearer token and apikey (SUPABASE_KEY).")
+    var supabaseKey: String?
+
+    @Option(help: "Supabase Storage bucket (BUCKET_NAME).")
+    var bucketName: String?
+
+    @Option(help: "Whether the bucket is public: true answers public URLs, false signed URLs (REEL_BUCKET_PUBLIC). Default: asked of Supabase.")
+    var bucketPublic: Bool?
+
+    @Option(help: "Lifetime of signed URLs for a private bucket, in seconds (REEL_SIGNED_URL_SECONDS). Default: 604800 (7 days).")
+    var signedURLSeconds: Int?
+
+    @Option(help: "Files above this many bytes are uploaded resumably in 6 MiB chunks (REEL_RESUMABLE_BYTES). Default: 6000000.")
+    var resumableBytes: Int?
+
+    @Option(help: "Longest wait between attempts to upload a pending recording, in seconds (REEL_RETRY_MAX_SECONDS). Default: 60.")
+    var retryMaxSeconds: Double?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error (REEL_LOG_LEVEL). Default: info.")
     var logLevel: String?
 
@@ -104,6 +125,13 @@ struct Serve: AsyncParsableCommand {
         put(Key.fit, fit.map { .string($0) })
         put(Key.timing, timing.map { .string($0) })
         put(Key.range, range.map { .string($0) })
+        put(Key.supabaseURL, supabaseURL.map { .string($0) })
+        put(Key.supabaseKey, supabaseKey.map { .string($0) }, secret: true)
+        put(Key.bucketName, bucketName.map { .string($0) })
+        put(Key.bucketPublic, bucketPublic.map { .bool($0) })
+        put(Key.signedURLSeconds, signedURLSeconds.map { .int($0) })
+        put(Key.resumableBytes, resumableBytes.map { .int($0) })
+        put(Key.retryMaxSeconds, retryMaxSeconds.map { .double($0) })
         put("reel.log.level", logLevel.map { .string($0) })
 
         let reader = ConfigReader(providers: [

@@ -157,7 +157,8 @@ class ReelServer:
         return sorted(self.storage_dir.glob("video-*.mp4"))
 
     def spool_files(self) -> list[Path]:
-        return sorted(p for p in self.spool_dir.iterdir()) if self.spool_dir.exists() else []
+        """Every file in the spool, pending uploads included (not the folders themselves)."""
+        return sorted(p for p in self.spool_dir.rglob("*") if p.is_file()) if self.spool_dir.exists() else []
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

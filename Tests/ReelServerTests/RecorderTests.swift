@@ -48,17 +48,22 @@ import Testing
         for index in 0..<81 { try encoder.encode(pictures[index % 3]) }
         let bytes = try Data(contentsOf: URL(fileURLWithPath: live))
         try bytes.dropLast(100).write(to: URL(fileURLWithPath: spool + "/crashed-id.spool.mp4"))
-        // And a recording remuxed but never stored (a crash during storage).
-        try FileManager.default.copyItem(atPath: try storedSample(), toPath: spool + "/stored-late.mp4")
+        // And a recording remuxed but never stored, its sidecar not yet written (a crash in between).
+        try FileManager.default.createDirectory(atPath: spool + "/pending", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: try storedSample(), toPath: spool + "/pending/stored-late.mp4")
 
         let recorder = try recorder()
         await recorder.recoverSpool()
+        #expect(await recorder.pendingCount == 2)
+        await recorder.retryPending()
+        #expect(await recorder.pendingCount == 0)
         let videos = try storedVideos()
         #expect(videos.count == 2)
         let frames = try videos.map { try Probe(scratch.file("videos/\($0)")).frames }.sorted()
         #expect(frames[0] == 3)
         #expect(frames[1] >= 40, "recovered \(frames[1]) of 81 frames")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: spool).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spool) == ["pending"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spool + "/pending").isEmpty)
         withExtendedLifetime(encoder) {}
     }
 

@@ -42,7 +42,12 @@ import Testing
                 #expect(answer["bytes"] as? Int == (try FileManager.default.attributesOfItem(atPath: stored)[.size] as? Int))
             }
             // Nothing is left in the spool once a recording is stored.
-            #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.file("spool")).isEmpty)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.file("spool")) == ["pending"])
+            #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.file("spool/pending")).isEmpty)
+            try await client.execute(uri: "/video/recordings/\(id)", method: .get) { response in
+                #expect(json(response)["state"] as? String == "stored")
+                #expect((json(response)["video url"] as? String)?.contains("/videos/video-") == true)
+            }
         }
     }
 
