@@ -74,5 +74,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ReelStorageTests", dependencies: ["ReelStorage", "ReelTestSupport"]),
+        .testTarget(
+            name: "ReelHTTPTests",
+            dependencies: [
+                "ReelHTTP",
+                "ReelTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
     ]
 )
