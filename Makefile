@@ -5,7 +5,7 @@
 SWIFT ?= swift
 FRAMES ?= 600
 
-.PHONY: setup build release run transcode test bench fixtures clean
+.PHONY: setup build release run transcode test bench bench-ingest fixtures clean
 
 setup:
 	scripts/setup.sh
@@ -26,11 +26,15 @@ transcode: release
 test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
-	REEL_BIN=$(CURDIR)/.build/debug/reel python3 -m pytest -q Tests/Live
+	REEL_BIN=$(CURDIR)/.build/debug/reel python3 -m pytest -q Tests/Live Tests/SupabaseStandIn
 
 bench: release
 	scripts/make-footage.sh $(FRAMES) bench-data/frames-720p
 	python3 scripts/bench.py bench-data/frames-720p
+
+bench-ingest: release
+	scripts/make-footage.sh $(FRAMES) bench-data/frames-720p
+	python3 scripts/bench_ingest.py --frames-dir bench-data/frames-720p
 
 fixtures: setup
 	scripts/make-fixtures.sh

@@ -4,11 +4,13 @@ import Logging
 /// Retries transient storage failures with exponential backoff and jitter,
 /// honouring a rate limit's `Retry-After`.
 public struct RetryPolicy: Sendable {
-    public var attempts = 5
+    /// A finish waits for these attempts (at most about 3.5 s); after them the
+    /// recording is pending and retried in the background.
+    public var attempts = 4
     public var firstDelay = Duration.milliseconds(500)
-    public var maxDelay = Duration.seconds(10)
+    public var maxDelay = Duration.seconds(4)
 
-    public init(attempts: Int = 5, firstDelay: Duration = .milliseconds(500), maxDelay: Duration = .seconds(10)) {
+    public init(attempts: Int = 4, firstDelay: Duration = .milliseconds(500), maxDelay: Duration = .seconds(4)) {
         self.attempts = attempts
         self.firstDelay = firstDelay
         self.maxDelay = maxDelay
