@@ -15,6 +15,8 @@ struct Serve: AsyncParsableCommand {
         """
     )
 
+    @OptionGroup(title: "Storage") var storage: StorageOptions
+
     @Option(help: "Address to listen on (REEL_HOST). Default: 0.0.0.0.")
     var host: String?
 
@@ -23,9 +25,6 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Base URL answered for stored videos, e.g. https://cam.example.com (REEL_PUBLIC_URL). Default: the request's Host.")
     var publicURL: String?
-
-    @Option(help: "Folder of stored videos, served under /videos (REEL_STORAGE_DIR). Default: data/videos.")
-    var storageDir: String?
 
     @Option(help: "Folder of recordings in progress (REEL_SPOOL_DIR). Default: data/spool.")
     var spoolDir: String?
@@ -75,24 +74,6 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Video levels: limited or full (REEL_RANGE). Default: limited.")
     var range: String?
 
-    @Option(help: "Supabase project URL; with --supabase-key and --bucket-name, videos go to Supabase Storage (SUPABASE_URL). Default: none, local disk.")
-    var supabaseURL: String?
-
-    @Option(help: "Supabase key, sent as bearer token and apikey (SUPABASE_KEY).")
-    var supabaseKey: String?
-
-    @Option(help: "Supabase Storage bucket (BUCKET_NAME).")
-    var bucketName: String?
-
-    @Option(help: "Whether the bucket is public: true answers public URLs, false signed URLs (REEL_BUCKET_PUBLIC). Default: asked of Supabase.")
-    var bucketPublic: Bool?
-
-    @Option(help: "Lifetime of signed URLs for a private bucket, in seconds (REEL_SIGNED_URL_SECONDS). Default: 604800 (7 days).")
-    var signedURLSeconds: Int?
-
-    @Option(help: "Files above this many bytes are uploaded resumably in 6 MiB chunks (REEL_RESUMABLE_BYTES). Default: 6000000.")
-    var resumableBytes: Int?
-
     @Option(help: "Longest wait between attempts to upload a pending recording, in seconds (REEL_RETRY_MAX_SECONDS). Default: 60.")
     var retryMaxSeconds: Double?
 
@@ -101,14 +82,13 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         typealias Key = ServerSettings.Key
-        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        var values = storage.configValues
         func put(_ key: ConfigKey, _ value: ConfigContent?, secret: Bool = false) {
             if let value { values[AbsoluteConfigKey(key)] = ConfigValue(value, isSecret: secret) }
         }
         put(Key.host, host.map { .string($0) })
         put(Key.port, port.map { .int($0) })
         put(Key.publicURL, publicURL.map { .string($0) })
-        put(Key.storageDirectory, storageDir.map { .string($0) })
         put(Key.spoolDirectory, spoolDir.map { .string($0) })
         put(Key.token, token.map { .string($0) }, secret: true)
         put(Key.maxFrameBytes, maxFrameBytes.map { .int($0) })
@@ -125,26 +105,11 @@ struct Serve: AsyncParsableCommand {
         put(Key.fit, fit.map { .string($0) })
         put(Key.timing, timing.map { .string($0) })
         put(Key.range, range.map { .string($0) })
-        put(Key.supabaseURL, supabaseURL.map { .string($0) })
-        put(Key.supabaseKey, supabaseKey.map { .string($0) }, secret: true)
-        put(Key.bucketName, bucketName.map { .string($0) })
-        put(Key.bucketPublic, bucketPublic.map { .bool($0) })
-        put(Key.signedURLSeconds, signedURLSeconds.map { .int($0) })
-        put(Key.resumableBytes, resumableBytes.map { .int($0) })
         put(Key.retryMaxSeconds, retryMaxSeconds.map { .double($0) })
         put("reel.log.level", logLevel.map { .string($0) })
 
-        let reader = ConfigReader(providers: [
-            InMemoryProvider(name: "options", values: values),
-            EnvironmentVariablesProvider(),
-            try await EnvironmentVariablesProvider(environmentFilePath: ".env", allowMissing: true),
-        ])
-        let settings: ServerSettings
-        do {
-            settings = try ServerSettings(reader: reader)
-        } catch let error as SettingsError {
-            throw ValidationError(error.description)
-        }
+        let reader = try await StorageOptions.reader(values)
+        let settings = try StorageOptions.settings(reader)
         let levelName = reader.string(forKey: "reel.log.level", default: "info")
         guard let level = Logger.Level(rawValue: levelName) else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")).")

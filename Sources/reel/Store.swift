@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ReelServer
+import ReelStorage
+
+struct Store: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Store MP4 files as reel serve would: in Supabase Storage when configured, else on local disk.",
+        discussion: "Prints each file's URL, size and upload speed. Reads the same options, environment and .env as serve."
+    )
+
+    @Argument(help: "MP4 files to store.")
+    var files: [String]
+
+    @Option(help: "Object name; default video-<unix ms>.mp4 as reel serve names them. Only with one file.")
+    var name: String?
+
+    @OptionGroup(title: "Storage") var storage: StorageOptions
+
+    func validate() throws {
+        if name != nil && files.count != 1 { throw ValidationError("--name needs exactly one file.") }
+    }
+
+    func run() async throws {
+        let settings = try StorageOptions.settings(try await StorageOptions.reader(storage.configValues))
+        let destination = try makeStorage(settings)
+        let namer = VideoNamer()
+        for file in files {
+            let clock = ContinuousClock.now
+            let stored = try await destination.store(file: file, name: name ?? namer.nextName())
+            let elapsed = ContinuousClock.now - clock
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let location = switch stored.location {
+            case .remote(let url): url
+            case .servedLocally(let path): (settings.storageDirectory as NSString).appendingPathComponent(
+                (path as NSString).lastPathComponent)
+            }
+            print(String(format: "%@: %@, %d bytes in %.3f s, %.1f MB/s", file, location, stored.bytes, seconds,
+                         Double(stored.bytes) / 1e6 / max(seconds, 1e-6)))
+        }
+    }
+
+    private func makeStorage(_ settings: ServerSettings) throws -> any VideoStorage {
+        if let supabase = settings.supabase {
+            return SupabaseStorage(configuration: supabase, logger: Logger(label: "reel.store"))
+        }
+        return try LocalDiskStorage(folder: settings.storageDirectory)
+    }
+}
