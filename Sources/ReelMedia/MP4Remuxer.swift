@@ -9,7 +9,20 @@ public enum MP4Remuxer {
     /// fragment off `input` (a process killed mid-write leaves one).
     @discardableResult
     public static func faststart(from input: String, to output: String) throws -> VideoSummary {
-        try SpoolFile.cutIncompleteTail(path: input)
+        let samples = try SpoolFile.cutIncompleteTail(path: input)
+        // With room kept for the moov at the front, the muxer writes the file
+        // once; without, faststart moves every byte a second time. The estimate
+        // is generous (the sample tables need at most ~20 bytes a sample); if it
+        // still falls short, the second pass is the fallback.
+        do {
+            return try remux(from: input, to: output, reservedMoovBytes: 8192 + 40 * samples)
+        } catch MediaError.ffmpeg(let function, let code, _) where function == "av_write_trailer" && code == CFFmpeg_AVERROR(EINVAL) {
+            try? FileManager.default.removeItem(atPath: output)
+            return try remux(from: input, to: output, reservedMoovBytes: nil)
+        }
+    }
+
+    private static func remux(from input: String, to output: String, reservedMoovBytes: Int?) throws -> VideoSummary {
         let reader = try PacketReader(path: input)
         // Read the first packet before creating the output, so an empty spool leaves no file behind.
         guard try reader.next() else { throw MediaError.noFrames }
@@ -32,7 +45,11 @@ public enum MP4Remuxer {
         try check(avio_open(&writer.pointee.pb, output, AVIO_FLAG_WRITE), "avio_open")
         var options: OpaquePointer?
         defer { av_dict_free(&options) }
-        av_dict_set(&options, "movflags", "faststart", 0)
+        if let reservedMoovBytes {
+            av_dict_set(&options, "moov_size", String(reservedMoovBytes), 0)
+        } else {
+            av_dict_set(&options, "movflags", "faststart", 0)
+        }
         try check(avformat_write_header(writer, &options), "avformat_write_header")
 
         // The fragmented spool shifts everything so the first dts is not negative;
@@ -110,8 +127,10 @@ private final class PacketReader {
 /// The fragmented MP4 a recording is written to while frames arrive.
 enum SpoolFile {
     /// Truncates the file after its last complete `moof`+`mdat` pair, as a
-    /// killed writer can leave a fragment half written. Reads box headers only.
-    static func cutIncompleteTail(path: String) throws {
+    /// killed writer can leave a fragment half written, and returns how many
+    /// samples the kept fragments hold. Reads box headers and `moof`s only.
+    @discardableResult
+    static func cutIncompleteTail(path: String) throws -> Int {
         guard let handle = FileHandle(forUpdatingAtPath: path) else {
             throw MediaError.ffmpeg(function: "open", code: CFFmpeg_AVERROR(ENOENT), message: "cannot open \(path)")
         }
@@ -120,6 +139,7 @@ enum SpoolFile {
         var offset: UInt64 = 0
         var keepUpTo: UInt64 = 0
         var previousType = ""
+        var samples = 0, keptSamples = 0, fragmentSamples = 0
         while offset + 8 <= fileSize {
             try handle.seek(toOffset: offset)
             guard let header = try handle.read(upToCount: 16), header.count >= 8 else { break }
@@ -132,13 +152,43 @@ enum SpoolFile {
                 size = fileSize - offset
             }
             guard size >= 8, offset + size <= fileSize else { break }
+            if type == "moof", size < 1 << 20, let moof = try handle.read(upToCount: Int(size) - bytes.count) {
+                fragmentSamples = trunSampleCount(in: [UInt8](moof))
+            }
             offset += size
             // Headers (ftyp, moov) and complete fragments are worth keeping.
+            if type == "mdat" && previousType == "moof" { samples += fragmentSamples }
             if type == "ftyp" || type == "moov" || (type == "mdat" && previousType == "moof") || type == "mfra" {
                 keepUpTo = offset
+                keptSamples = samples
             }
             previousType = type
         }
         if keepUpTo < fileSize { try handle.truncate(atOffset: keepUpTo) }
+        return keptSamples
+    }
+
+    /// The samples of a `moof` body: the sum of its `traf`/`trun` sample counts.
+    static func trunSampleCount(in moof: [UInt8]) -> Int {
+        func children(_ bytes: ArraySlice<UInt8>) -> [(type: String, body: ArraySlice<UInt8>)] {
+            var result: [(String, ArraySlice<UInt8>)] = []
+            var index = bytes.startIndex
+            while index + 8 <= bytes.endIndex {
+                let size = bytes[index..<index + 4].reduce(0) { $0 << 8 | Int($1) }
+                guard size >= 8, index + size <= bytes.endIndex else { break }
+                result.append((String(decoding: bytes[index + 4..<index + 8], as: UTF8.self), bytes[index + 8..<index + size]))
+                index += size
+            }
+            return result
+        }
+        var samples = 0
+        for traf in children(moof[...]) where traf.type == "traf" {
+            for trun in children(traf.body) where trun.type == "trun" && trun.body.count >= 8 {
+                // A full box: version and flags, then the 32-bit sample count.
+                let count = trun.body.dropFirst(4).prefix(4)
+                samples += count.reduce(0) { $0 << 8 | Int($1) }
+            }
+        }
+        return samples
     }
 }

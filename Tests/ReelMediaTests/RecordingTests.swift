@@ -139,8 +139,10 @@ import ReelTestSupport
         let cutAt = lastFragment.lowerBound + (complete.count - lastFragment.lowerBound) / 2
         try complete.prefix(cutAt).write(to: URL(fileURLWithPath: copy))
 
+        let kept = try SpoolFile.cutIncompleteTail(path: copy)
         let recovered = scratch.file("recovered.mp4")
         let summary = try MP4Remuxer.faststart(from: copy, to: recovered)
+        #expect(summary.frames == kept, "the samples counted in the kept fragments")
         let probe = try Probe(recovered)
         #expect(probe.isFaststart)
         #expect(probe.frames == summary.frames)
