@@ -152,8 +152,9 @@ enum SpoolFile {
                 size = fileSize - offset
             }
             guard size >= 8, offset + size <= fileSize else { break }
-            if type == "moof", size < 1 << 20, let moof = try handle.read(upToCount: Int(size) - bytes.count) {
-                fragmentSamples = trunSampleCount(in: [UInt8](moof))
+            if type == "moof", size >= 16, size < 1 << 20, let rest = try handle.read(upToCount: Int(size) - bytes.count) {
+                // The body starts after the 8-byte header: part of it came with the header read.
+                fragmentSamples = trunSampleCount(in: Array(bytes[8...]) + [UInt8](rest))
             }
             offset += size
             // Headers (ftyp, moov) and complete fragments are worth keeping.
