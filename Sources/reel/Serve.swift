@@ -82,31 +82,28 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         typealias Key = ServerSettings.Key
-        var values = storage.configValues
-        func put(_ key: ConfigKey, _ value: ConfigContent?, secret: Bool = false) {
-            if let value { values[AbsoluteConfigKey(key)] = ConfigValue(value, isSecret: secret) }
-        }
-        put(Key.host, host.map { .string($0) })
-        put(Key.port, port.map { .int($0) })
-        put(Key.publicURL, publicURL.map { .string($0) })
-        put(Key.spoolDirectory, spoolDir.map { .string($0) })
-        put(Key.token, token.map { .string($0) }, secret: true)
-        put(Key.maxFrameBytes, maxFrameBytes.map { .int($0) })
-        put(Key.maxFrameSize, maxFrameSize.map { .string($0) })
-        put(Key.maxFrames, maxFrames.map { .int($0) })
-        put(Key.maxSeconds, maxSeconds.map { .int($0) })
-        put(Key.maxRecordings, maxRecordings.map { .int($0) })
-        put(Key.idleSeconds, idleSeconds.map { .double($0) })
-        put(Key.fps, fps.map { .int($0) })
-        put(Key.size, size.map { .string($0) })
-        put(Key.preset, preset.map { .string($0) })
-        put(Key.crf, crf.map { .int($0) })
-        put(Key.threads, threads.map { .int($0) })
-        put(Key.fit, fit.map { .string($0) })
-        put(Key.timing, timing.map { .string($0) })
-        put(Key.range, range.map { .string($0) })
-        put(Key.retryMaxSeconds, retryMaxSeconds.map { .double($0) })
-        put("reel.log.level", logLevel.map { .string($0) })
+        var values = storage.optionValues
+        values.put(Key.host, host.map { .string($0) })
+        values.put(Key.port, port.map { .int($0) })
+        values.put(Key.publicURL, publicURL.map { .string($0) })
+        values.put(Key.spoolDirectory, spoolDir.map { .string($0) })
+        values.put(Key.token, token.map { .string($0) }, secret: true)
+        values.put(Key.maxFrameBytes, maxFrameBytes.map { .int($0) })
+        values.put(Key.maxFrameSize, maxFrameSize.map { .string($0) })
+        values.put(Key.maxFrames, maxFrames.map { .int($0) })
+        values.put(Key.maxSeconds, maxSeconds.map { .int($0) })
+        values.put(Key.maxRecordings, maxRecordings.map { .int($0) })
+        values.put(Key.idleSeconds, idleSeconds.map { .double($0) })
+        values.put(Key.fps, fps.map { .int($0) })
+        values.put(Key.size, size.map { .string($0) })
+        values.put(Key.preset, preset.map { .string($0) })
+        values.put(Key.crf, crf.map { .int($0) })
+        values.put(Key.threads, threads.map { .int($0) })
+        values.put(Key.fit, fit.map { .string($0) })
+        values.put(Key.timing, timing.map { .string($0) })
+        values.put(Key.range, range.map { .string($0) })
+        values.put(Key.retryMaxSeconds, retryMaxSeconds.map { .double($0) })
+        values.put("reel.log.level", logLevel.map { .string($0) })
 
         let reader = try await StorageOptions.reader(values)
         let settings = try StorageOptions.settings(reader)

@@ -26,26 +26,23 @@ struct StorageOptions: ParsableArguments {
     var resumableBytes: Int?
 
     /// The options given, as configuration values that win over the environment.
-    var configValues: [AbsoluteConfigKey: ConfigValue] {
+    var optionValues: OptionValues {
         typealias Key = ServerSettings.Key
-        var values: [AbsoluteConfigKey: ConfigValue] = [:]
-        func put(_ key: ConfigKey, _ value: ConfigContent?, secret: Bool = false) {
-            if let value { values[AbsoluteConfigKey(key)] = ConfigValue(value, isSecret: secret) }
-        }
-        put(Key.storageDirectory, storageDir.map { .string($0) })
-        put(Key.supabaseURL, supabaseURL.map { .string($0) })
-        put(Key.supabaseKey, supabaseKey.map { .string($0) }, secret: true)
-        put(Key.bucketName, bucketName.map { .string($0) })
-        put(Key.bucketPublic, bucketPublic.map { .bool($0) })
-        put(Key.signedURLSeconds, signedURLSeconds.map { .int($0) })
-        put(Key.resumableBytes, resumableBytes.map { .int($0) })
+        var values = OptionValues()
+        values.put(Key.storageDirectory, storageDir.map { .string($0) })
+        values.put(Key.supabaseURL, supabaseURL.map { .string($0) })
+        values.put(Key.supabaseKey, supabaseKey.map { .string($0) }, secret: true)
+        values.put(Key.bucketName, bucketName.map { .string($0) })
+        values.put(Key.bucketPublic, bucketPublic.map { .bool($0) })
+        values.put(Key.signedURLSeconds, signedURLSeconds.map { .int($0) })
+        values.put(Key.resumableBytes, resumableBytes.map { .int($0) })
         return values
     }
 
     /// Options first, then the environment, then `.env` in the working folder.
-    static func reader(_ values: [AbsoluteConfigKey: ConfigValue]) async throws -> ConfigReader {
+    static func reader(_ options: OptionValues) async throws -> ConfigReader {
         ConfigReader(providers: [
-            InMemoryProvider(name: "options", values: values),
+            InMemoryProvider(name: "options", values: options.values),
             EnvironmentVariablesProvider(),
             try await EnvironmentVariablesProvider(environmentFilePath: ".env", allowMissing: true),
         ])
@@ -57,5 +54,15 @@ struct StorageOptions: ParsableArguments {
         } catch let error as SettingsError {
             throw ValidationError(error.description)
         }
+    }
+}
+
+/// Command-line options as configuration values; an option not given is left
+/// out, so the environment and `.env` can supply it.
+struct OptionValues {
+    private(set) var values: [AbsoluteConfigKey: ConfigValue] = [:]
+
+    mutating func put(_ key: ConfigKey, _ value: ConfigContent?, secret: Bool = false) {
+        if let value { values[AbsoluteConfigKey(key)] = ConfigValue(value, isSecret: secret) }
     }
 }

@@ -23,7 +23,7 @@ struct Store: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings = try StorageOptions.settings(try await StorageOptions.reader(storage.configValues))
+        let settings = try StorageOptions.settings(try await StorageOptions.reader(storage.optionValues))
         let destination = try makeStorage(settings)
         let namer = VideoNamer()
         for file in files {
