@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "reel", targets: ["reel"]),
         .library(name: "ReelMedia", targets: ["ReelMedia"]),
         .library(name: "ReelHTTP", targets: ["ReelHTTP"]),
+        .library(name: "ReelCapture", targets: ["ReelCapture"]),
         .library(name: "ReelStorage", targets: ["ReelStorage"]),
         .library(name: "ReelServer", targets: ["ReelServer"]),
     ],
@@ -38,6 +39,7 @@ let package = Package(
         ),
         .target(name: "ReelMedia", dependencies: ["CFFmpeg", "CTurboJPEG"]),
         .target(name: "ReelHTTP", dependencies: ["CCurl"]),
+        .target(name: "ReelCapture", dependencies: ["CTurboJPEG"]),
         .target(name: "ReelStorage", dependencies: ["ReelHTTP", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "ReelServer",
@@ -74,6 +76,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ReelStorageTests", dependencies: ["ReelStorage", "ReelTestSupport"]),
+        .testTarget(name: "ReelCaptureTests", dependencies: ["ReelCapture", "ReelMedia", "ReelTestSupport"]),
         .testTarget(
             name: "ReelHTTPTests",
             dependencies: [
