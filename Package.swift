@@ -39,7 +39,12 @@ let package = Package(
         ),
         .target(name: "ReelMedia", dependencies: ["CFFmpeg", "CTurboJPEG"]),
         .target(name: "ReelHTTP", dependencies: ["CCurl"]),
-        .target(name: "ReelCapture", dependencies: ["CTurboJPEG"]),
+        .systemLibrary(
+            name: "CV4L2",
+            pkgConfig: "libv4l2",
+            providers: [.apt(["libv4l-dev"])]
+        ),
+        .target(name: "ReelCapture", dependencies: ["CTurboJPEG", "CV4L2"]),
         .target(name: "ReelStorage", dependencies: ["ReelHTTP", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "ReelServer",
@@ -59,6 +64,7 @@ let package = Package(
             dependencies: [
                 "ReelMedia",
                 "ReelServer",
+                "ReelCapture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),

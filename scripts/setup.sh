@@ -8,6 +8,7 @@ packages=(
     libavcodec-dev libavformat-dev libswscale-dev libavutil-dev   # H.264 encode, MP4, scaling
     libturbojpeg0-dev                                             # JPEG decode to YUV planes
     libcurl4-openssl-dev                                          # HTTP client for storage uploads
+    libv4l-dev                                                    # V4L2 cameras through libv4l2
     ffmpeg                                                        # ffprobe and reference encodes in tests
     libjpeg-turbo-progs imagemagick                               # cjpeg/jpegtran and convert for fixtures
 )

@@ -63,3 +63,10 @@ import Testing
 extension Array where Element == UInt8 {
     func contains(segment: [UInt8]) -> Bool { firstRange(of: segment) != nil }
 }
+
+@Suite struct FourCCTests {
+    @Test func codesReadAsTheirLetters() {
+        #expect(fourCC(0x5659_5559) == "YUYV")
+        #expect(fourCC(0x4750_4A4D) == "MJPG")
+    }
+}
