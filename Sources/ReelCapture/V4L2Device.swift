@@ -32,7 +32,9 @@ public final class V4L2Device {
     }
 
     public let path: String
-    private let descriptor: Int32
+    let descriptor: Int32
+    var buffers: [UnsafeMutableRawBufferPointer] = []
+    var streaming = false
 
     public init(path: String) throws {
         self.path = path
@@ -41,7 +43,10 @@ public final class V4L2Device {
         descriptor = opened
     }
 
-    deinit { v4l2_close(descriptor) }
+    deinit {
+        stopStreaming()
+        v4l2_close(descriptor)
+    }
 
     /// The paths of /dev/video* nodes, in number order.
     public static func nodes() -> [String] {
@@ -111,7 +116,7 @@ public final class V4L2Device {
     }
 
     /// Every ioctl goes through here: retried when a signal interrupts it.
-    private func control<Argument>(_ request: UInt, _ argument: inout Argument, _ name: String) throws {
+    func control<Argument>(_ request: UInt, _ argument: inout Argument, _ name: String) throws {
         while true {
             if CV4L2_ioctl(descriptor, request, &argument) >= 0 { return }
             if errno != EINTR { throw Failure(operation: name, code: errno) }
