@@ -79,6 +79,7 @@ public final class CaptureSession: @unchecked Sendable {
         }
         condition.withLock {
             capturing = false
+            counts.broken = source.brokenFrames
             condition.broadcast()
         }
         while !sender.isFinished { Thread.sleep(forTimeInterval: 0.01) }
