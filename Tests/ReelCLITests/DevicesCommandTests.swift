@@ -12,3 +12,18 @@ import Testing
         #expect(result.errors.contains("no V4L2 capture device found"), "\(result.errors)")
     }
 }
+
+@Suite struct EncodeYUYVCommandTests {
+    @Test func rawCameraFramesBecomeJPEGs() throws {
+        let scratch = try ScratchFolder()
+        let raw = scratch.file("frames.yuyv")
+        let made = try run("ffmpeg", ["-v", "error", "-i", Fixtures.path("frame-1280x720-420-%d.jpg"), "-frames:v", "3",
+                                      "-pix_fmt", "yuyv422", "-f", "rawvideo", raw])
+        #expect(made.status == 0, "\(made.errors)")
+        let result = try run(TranscodeCommandTests.reel, ["encode-yuyv", raw, "--output-dir", scratch.file("out")])
+        #expect(result.status == 0, "\(result.errors)")
+        #expect(result.text.contains("3 frames 1280x720"), "\(result.text)")
+        let probe = try Probe(scratch.file("out/frame-000002.jpg"))
+        #expect(probe.codec == "mjpeg" && probe.width == 1280 && probe.pixelFormat == "yuvj422p")
+    }
+}
