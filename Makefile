@@ -1,5 +1,5 @@
 # make run   — install what is missing, build, start the server on port 3001 (local disk storage)
-# make test  — install what is missing, build, run every test (Swift, then live tests in Python)
+# make test  — install what is missing, build, run every test (Swift, then live tests in Python, then V4L2 in a VM)
 # make bench — transcode benchmark against ffmpeg on 600 generated 720p frames
 
 SWIFT ?= swift
@@ -26,7 +26,7 @@ transcode: release
 test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
-	REEL_BIN=$(CURDIR)/.build/debug/reel python3 -m pytest -q Tests/Live Tests/SupabaseStandIn
+	REEL_BIN=$(CURDIR)/.build/debug/reel python3 -m pytest -q Tests/Live Tests/SupabaseStandIn Tests/Vivid
 
 bench: release
 	scripts/make-footage.sh $(FRAMES) bench-data/frames-720p
