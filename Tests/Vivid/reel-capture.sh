@@ -4,6 +4,11 @@
 # loopback. The host checks the results in /out (Tests/Vivid/test_vivid.py).
 set -e
 reel devices > /out/devices.txt 2>&1
+# 0. No on-screen text: every frame is the same picture, so a raw frame taken
+#    here is what reel captures below.
+v4l2-ctl -d /dev/video0 --set-ctrl=osd_text_mode=2
+v4l2-ctl -d /dev/video0 --set-fmt-video=width=640,height=480,pixelformat=YUYV \
+    --stream-mmap --stream-count=3 --stream-to=/out/raw.yuyv
 # 1. Frames to a folder.
 reel capture --device /dev/video0 --format yuyv --size 640x480 --fps 25 --frames 10 \
     --output-dir /out/frames 2> /out/capture-files.log
