@@ -118,3 +118,17 @@ def test_a_stalled_server_makes_frames_drop_not_the_camera_stall(tmp_path):
     assert c["captured"] >= 50, c  # ~60 at 20 fps for 3 s: the camera side was never held up
     assert c["dropped"] >= 30 and c["sent"] + c["dropped"] == c["captured"], c
     assert elapsed < 12, elapsed
+
+
+def test_a_missing_device_or_an_absent_server_is_a_clear_error(tmp_path):
+    missing = capture("--device", "/dev/video-none", "--frames", "1")
+    assert missing.returncode != 0
+    assert "/dev/video-none" in missing.stderr and "No such file" in missing.stderr, missing.stderr
+
+    # A server that is not there: retried for --retry-seconds, then a clear error.
+    started = time.monotonic()
+    absent = capture("--source", "pattern", "--size", "320x240", "--frames", "3",
+                     "--server", "http://127.0.0.1:9", "--retry-seconds", "1")
+    assert absent.returncode != 0
+    assert "connect" in absent.stderr.lower(), absent.stderr
+    assert time.monotonic() - started > 0.5, "it retried before giving up"
