@@ -1,4 +1,5 @@
 import Foundation
+import ReelMedia
 
 /// Captures frames on the calling thread and sends them on another, through a
 /// small bounded queue: when sending falls behind, new frames are dropped (and
@@ -73,7 +74,7 @@ public final class CaptureSession: @unchecked Sendable {
                 // Folders and patterns come as fast as they are read: pace them like a camera.
                 let ahead = (start + pacing * captured) - clock.now
                 if ahead > .zero {
-                    Thread.sleep(forTimeInterval: Double(ahead.components.seconds) + Double(ahead.components.attoseconds) / 1e18)
+                    Thread.sleep(forTimeInterval: ahead.inSeconds)
                 }
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import ReelMedia
 
 /// Where captured JPEG frames come from.
 public protocol FrameSource: AnyObject {
@@ -74,9 +75,7 @@ public final class FolderSource: FrameSource {
     public private(set) var brokenFrames = 0
 
     public init(folder: String, framesPerSecond: Int) throws {
-        files = try FileManager.default.contentsOfDirectory(atPath: folder)
-            .filter { ["jpg", "jpeg"].contains(($0 as NSString).pathExtension.lowercased()) }
-            .sorted().map { (folder as NSString).appendingPathComponent($0) }
+        files = try Transcoder.frameFiles(in: [folder])
         guard !files.isEmpty else { throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: folder]) }
         self.framesPerSecond = framesPerSecond
     }

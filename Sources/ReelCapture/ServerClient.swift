@@ -1,4 +1,5 @@
 import Foundation
+import ReelMedia
 import ReelHTTP
 
 /// The reel server's create → upload → finish sequence over one keep-alive
@@ -59,7 +60,7 @@ public final class ServerClient: @unchecked Sendable {
             } catch let error as HTTPClient.TransportError {
                 if ContinuousClock.now + wait > deadline { throw error }
             }
-            Thread.sleep(forTimeInterval: Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
+            Thread.sleep(forTimeInterval: wait.inSeconds)
             wait = min(wait * 2, .seconds(4))
         }
     }

@@ -1,5 +1,6 @@
 import CV4L2
 import Foundation
+import ReelMedia
 
 extension V4L2Device {
     /// What the driver actually set: drivers substitute formats and sizes silently.
@@ -66,8 +67,7 @@ extension V4L2Device {
     public func nextFrame<Result>(timeout: Duration = .seconds(2),
                                   _ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result? {
         var waiting = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        let ready = poll(&waiting, 1, milliseconds)
+        let ready = poll(&waiting, 1, Int32(timeout.inMilliseconds))
         if ready == 0 || (ready < 0 && errno == EINTR) { return nil }
         guard ready > 0 else { throw Failure(operation: "poll", code: errno) }
         var buffer = newBuffer(index: 0)

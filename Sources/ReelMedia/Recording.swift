@@ -50,7 +50,7 @@ public final class Recording: @unchecked Sendable {
     public var encodeSeconds: Double { queue.encodeSeconds }
 
     /// Seconds spent decoding and scaling frames, refused ones included.
-    public var decodeSeconds: Double { decodeLock.withLock { seconds(decodeTime) } }
+    public var decodeSeconds: Double { decodeLock.withLock { decodeTime.inSeconds } }
 
     /// Encodes what is queued, closes the spool and writes the faststart MP4 to `output`.
     /// The spool file is removed once the MP4 is written.
@@ -78,7 +78,7 @@ final class EncodeQueue: @unchecked Sendable {
     private(set) var pushed = 0
     private var encodeTime = Duration.zero
 
-    var encodeSeconds: Double { condition.withLock { seconds(encodeTime) } }
+    var encodeSeconds: Double { condition.withLock { encodeTime.inSeconds } }
 
     init(encoder: VideoEncoder, capacity: Int) {
         self.encoder = encoder

@@ -66,16 +66,24 @@ public struct Transcoder {
             if now - lastReport > .milliseconds(500) {
                 lastReport = now
                 onProgress(Progress(framesEncoded: recording.frameCount, framesSkipped: skipped.count,
-                                    elapsed: seconds(now - start)))
+                                    elapsed: (now - start).inSeconds))
             }
         }
         let video = try recording.finish(to: output)
         let decodeMilliseconds = recording.decodeSeconds * 1000 / Double(max(1, files.count))
         return Result(video: video, skipped: skipped, decodeMilliseconds: decodeMilliseconds,
-                      elapsed: seconds(clock.now - start))
+                      elapsed: (clock.now - start).inSeconds)
     }
 }
 
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+extension Duration {
+    /// The duration in seconds, for figures and for APIs that take a `TimeInterval`.
+    public var inSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+
+    /// Whole milliseconds, for timestamps and C timeouts.
+    public var inMilliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
 }

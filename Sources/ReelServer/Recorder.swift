@@ -116,7 +116,7 @@ actor Recorder {
             "recording.id": "\(session.id)", "reason": "\(reason)", "frames": "\(summary.frames)",
             "seconds": "\(String(format: "%.2f", summary.duration))", "bytes": "\(summary.bytes)",
             "encode.fps": "\(String(format: "%.1f", session.encodeFPS))",
-            "finish.ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+            "finish.ms": "\(elapsed.inMilliseconds)",
             "name": "\(pending.name)",
         ])
         switch outcome {
@@ -126,8 +126,6 @@ actor Recorder {
             throw APIError(.internalServerError,
                            "storing the video failed (\(pending.lastError ?? "unknown")); it is kept and will be uploaded again",
                            extra: ["id": .string(session.id), "pending": .bool(true)])
-        default:
-            throw APIError(.internalServerError, "storing the video failed")
         }
     }
 
@@ -153,7 +151,12 @@ actor Recorder {
 
     /// One attempt to store a pending MP4. Success deletes the local copy; failure
     /// keeps it with the error and the time of the next attempt.
-    private func upload(_ pending: PendingUpload) async -> RecordingStatus {
+    private enum UploadOutcome {
+        case stored(FinishedRecording)
+        case pending(PendingUpload)
+    }
+
+    private func upload(_ pending: PendingUpload) async -> UploadOutcome {
         var pending = pending
         uploading.insert(pending.id)
         defer { uploading.remove(pending.id) }

@@ -76,7 +76,7 @@ final class RecordingSession: @unchecked Sendable {
                 firstClientTimestamp = first
                 return clientTimestamp - first
             }
-            return Int64(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+            return elapsed.inMilliseconds
         }
     }
 

@@ -42,7 +42,7 @@ struct EncodeYUYV: ParsableCommand {
             }
         }
         guard frames > 0 else { throw ValidationError("\(input) holds no whole \(size) frame") }
-        let seconds = Double(encoding.components.seconds) + Double(encoding.components.attoseconds) / 1e18
+        let seconds = encoding.inSeconds
         print(String(format: "%d frames %@, %.2f ms/frame, %.1f frames/s, %d bytes/frame", frames, size.description,
                      seconds * 1000 / Double(frames), Double(frames) / seconds, bytes / frames))
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ReelMedia
 import ReelServer
 import ReelStorage
 
@@ -30,7 +31,7 @@ struct Store: AsyncParsableCommand {
             let clock = ContinuousClock.now
             let stored = try await destination.store(file: file, name: name ?? namer.nextName())
             let elapsed = ContinuousClock.now - clock
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = elapsed.inSeconds
             let location = switch stored.location {
             case .remote(let url): url
             case .servedLocally(let path): (settings.storageDirectory as NSString).appendingPathComponent(
