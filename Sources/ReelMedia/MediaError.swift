@@ -3,7 +3,7 @@ import CFFmpeg
 /// What can go wrong between a JPEG frame and an MP4 file.
 ///
 /// Frame errors (`empty` … `tooLarge`) refuse one frame and leave the recording
-/// going; `ffmpeg` and `noFrames` concern the whole file.
+/// going; the others concern the whole file.
 public enum MediaError: Error, Equatable, Sendable {
     /// The frame has no bytes at all.
     case empty
@@ -19,12 +19,14 @@ public enum MediaError: Error, Equatable, Sendable {
     case ffmpeg(function: String, code: Int32, message: String)
     /// A recording finished (or a spool was recovered) without a single frame.
     case noFrames
+    /// libjpeg-turbo could not compress a picture (a thumbnail); `reason` is its message.
+    case jpegEncoding(reason: String)
 
     /// True for errors that concern only the frame that caused them.
     public var refusesOnlyTheFrame: Bool {
         switch self {
         case .empty, .notJPEG, .corruptJPEG, .unsupportedJPEG, .tooLarge: true
-        case .ffmpeg, .noFrames: false
+        case .ffmpeg, .noFrames, .jpegEncoding: false
         }
     }
 }
@@ -40,6 +42,7 @@ extension MediaError: CustomStringConvertible {
             "frame too large: \(width)x\(height), limit \(maxWidth)x\(maxHeight)"
         case let .ffmpeg(function, code, message): "\(function) failed (\(code)): \(message)"
         case .noFrames: "no frames were encoded"
+        case .jpegEncoding(let reason): "JPEG encoding failed: \(reason)"
         }
     }
 }

@@ -1,5 +1,20 @@
 import Foundation
 
+/// What a recording's encoder reports as it works, for whoever counts it (a
+/// server's metrics); ReelMedia itself keeps no statistics beyond its totals.
+public struct EncoderObserver: Sendable {
+    /// A frame went through the encoder, taking this long.
+    public var frameEncoded: @Sendable (Duration) -> Void
+    /// A frame had to wait for room in the encoder's queue (back-pressure).
+    public var waitedForEncoder: @Sendable () -> Void
+
+    public init(frameEncoded: @escaping @Sendable (Duration) -> Void = { _ in },
+                waitedForEncoder: @escaping @Sendable () -> Void = {}) {
+        self.frameEncoded = frameEncoded
+        self.waitedForEncoder = waitedForEncoder
+    }
+}
+
 /// One recording: JPEG frames in, a faststart MP4 out.
 ///
 /// `append` checks and decodes a frame on the caller's thread, so a bad frame
@@ -14,14 +29,19 @@ public final class Recording: @unchecked Sendable {
     private let queue: EncodeQueue
     private let decodeLock = NSLock()
     private var decodeTime = Duration.zero
+    private var framesDecoded = 0
+    /// The picture a thumbnail is made from: the frame one second in (a camera's
+    /// first frames are often dark while its exposure settles), or the first.
+    private var thumbnailPicture: VideoFrame?
 
     public init(spoolPath: String, settings: EncoderSettings = EncoderSettings(), fit: FitMode = .fit,
-                maxFrameSize: FrameSize = FrameSize(width: 7680, height: 4320), queueCapacity: Int = 4) throws {
+                maxFrameSize: FrameSize = FrameSize(width: 7680, height: 4320), queueCapacity: Int = 4,
+                observer: EncoderObserver = EncoderObserver()) throws {
         self.spoolPath = spoolPath
         self.settings = settings
         decoder = FrameDecoder(outputSize: settings.size, outputRange: settings.range, fit: fit, maxSize: maxFrameSize)
         encoder = try VideoEncoder(path: spoolPath, settings: settings)
-        queue = EncodeQueue(encoder: encoder, capacity: queueCapacity)
+        queue = EncodeQueue(encoder: encoder, capacity: queueCapacity, observer: observer)
     }
 
     /// Decodes one JPEG frame and queues it for encoding. Frame errors
@@ -30,7 +50,10 @@ public final class Recording: @unchecked Sendable {
         let picture = try decodeLock.withLock {
             let start = ContinuousClock.now
             defer { decodeTime += ContinuousClock.now - start }
-            return try decoder.decode(jpeg)
+            let picture = try decoder.decode(jpeg)
+            if framesDecoded == 0 || framesDecoded == settings.fps { thumbnailPicture = picture }
+            framesDecoded += 1
+            return picture
         }
         try queue.push(picture, pts: pts)
     }
@@ -52,6 +75,13 @@ public final class Recording: @unchecked Sendable {
     /// Seconds spent decoding and scaling frames, refused ones included.
     public var decodeSeconds: Double { decodeLock.withLock { decodeTime.inSeconds } }
 
+    /// A small JPEG of one of the recording's frames (see `VideoFrame.jpegThumbnail`);
+    /// nil before the first frame. The encoder only reads its pictures, so
+    /// keeping one costs no copy.
+    public func thumbnail(width: Int = 320, quality: Int = 80) throws -> [UInt8]? {
+        try decodeLock.withLock { try thumbnailPicture?.jpegThumbnail(width: width, quality: quality) }
+    }
+
     /// Encodes what is queued, closes the spool and writes the faststart MP4 to `output`.
     /// The spool file is removed once the MP4 is written.
     public func finish(to output: String) throws -> VideoSummary {
@@ -70,6 +100,7 @@ public final class Recording: @unchecked Sendable {
 final class EncodeQueue: @unchecked Sendable {
     private let encoder: VideoEncoder
     private let capacity: Int
+    private let observer: EncoderObserver
     private let condition = NSCondition()
     private var pending: [(VideoFrame, Int64?)] = []
     private var closed = false
@@ -80,9 +111,10 @@ final class EncodeQueue: @unchecked Sendable {
 
     var encodeSeconds: Double { condition.withLock { encodeTime.inSeconds } }
 
-    init(encoder: VideoEncoder, capacity: Int) {
+    init(encoder: VideoEncoder, capacity: Int, observer: EncoderObserver) {
         self.encoder = encoder
         self.capacity = max(1, capacity)
+        self.observer = observer
         // The thread keeps the queue alive until the encoder is flushed.
         let thread = Thread { self.run() }
         thread.name = "reel-encoder"
@@ -92,6 +124,7 @@ final class EncodeQueue: @unchecked Sendable {
     func push(_ picture: VideoFrame, pts: Int64?) throws {
         condition.lock()
         defer { condition.unlock() }
+        if pending.count >= capacity { observer.waitedForEncoder() }
         while pending.count >= capacity && failure == nil && !closed { condition.wait() }
         if let failure { throw failure }
         precondition(!closed, "frame appended after finish")
@@ -129,7 +162,7 @@ final class EncodeQueue: @unchecked Sendable {
                 fail(error)
                 return
             }
-            addEncodeTime(since: start)
+            observer.frameEncoded(addEncodeTime(since: start))
         }
         let start = ContinuousClock.now
         do { try encoder.finish() } catch { fail(error); return }
@@ -140,9 +173,11 @@ final class EncodeQueue: @unchecked Sendable {
         condition.unlock()
     }
 
-    private func addEncodeTime(since start: ContinuousClock.Instant) {
+    @discardableResult
+    private func addEncodeTime(since start: ContinuousClock.Instant) -> Duration {
         let elapsed = ContinuousClock.now - start
         condition.withLock { encodeTime += elapsed }
+        return elapsed
     }
 
     private func fail(_ error: Error) {

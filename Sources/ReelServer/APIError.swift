@@ -32,7 +32,7 @@ struct APIError: HTTPResponseError {
         case let .tooLarge(width, height, maxWidth, maxHeight):
             self.init(.contentTooLarge, "the frame is \(width)x\(height), larger than the limit \(maxWidth)x\(maxHeight)")
         case .noFrames: self.init(.conflict, "the recording has no frames")
-        case .ffmpeg: self.init(.internalServerError, "encoding failed: \(error)")
+        case .ffmpeg, .jpegEncoding: self.init(.internalServerError, "encoding failed: \(error)")
         }
     }
 }

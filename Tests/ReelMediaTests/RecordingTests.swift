@@ -28,6 +28,32 @@ import ReelTestSupport
         #expect(!FileManager.default.fileExists(atPath: output + ".spool"), "the spool is removed")
     }
 
+    @Test func theThumbnailIsASmallJPEGOfTheFrameOneSecondIn() throws {
+        let scratch = try ScratchFolder()
+        let output = scratch.file("thumbnailed.mp4")
+        let encoded = Counted()
+        let observer = EncoderObserver(frameEncoded: { _ in encoded.add() })
+        // At 2 fps the frame one second in is the third.
+        let recording = try Recording(spoolPath: output + ".spool", settings: EncoderSettings(fps: 2, preset: "ultrafast"),
+                                      observer: observer)
+        #expect(try recording.thumbnail() == nil)
+        for name in Fixtures.hd720Frames + [Fixtures.hd720Frames[0]] { try recording.append(jpeg: try Fixtures.bytes(name)) }
+        _ = try recording.finish(to: output)
+        #expect(encoded.value == 4)
+        let thumbnail = try #require(try recording.thumbnail(width: 320))
+        let path = scratch.file("thumbnail.jpg")
+        try Data(thumbnail).write(to: URL(fileURLWithPath: path))
+        #expect(thumbnail.count < 40_000, "\(thumbnail.count) bytes")
+        let info = try thumbnail.withUnsafeBytes { try FrameDecoder().inspect($0) }
+        #expect(info.size == FrameSize(width: 320, height: 180))
+        let small = FrameSize(width: 320, height: 180)
+        let picture = try rgbFrames(path, size: small)[0]
+        let third = psnr(picture, try rgbFrames(Fixtures.path(Fixtures.hd720Frames[2]), size: small)[0])
+        let first = psnr(picture, try rgbFrames(Fixtures.path(Fixtures.hd720Frames[0]), size: small)[0])
+        #expect(third > 28, "PSNR \(third) dB")
+        #expect(third > first + 3, "the third frame (\(third) dB) and not the first (\(first) dB)")
+    }
+
     @Test func settingsReachTheFile() throws {
         let scratch = try ScratchFolder()
         let output = scratch.file("small.mp4")
@@ -176,4 +202,12 @@ import ReelTestSupport
         #expect(openDuringRecording >= 1, "the check sees the spool while it is open")
         #expect(try openFiles() == 0)
     }
+}
+
+/// A count that a closure on another thread can bump.
+final class Counted: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
 }
