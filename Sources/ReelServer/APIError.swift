@@ -43,6 +43,9 @@ enum JSONValue: Encodable, Sendable, Equatable {
     case int(Int)
     case double(Double)
     case bool(Bool)
+    case array([JSONValue])
+    case object([String: JSONValue])
+    case null
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
@@ -51,6 +54,9 @@ enum JSONValue: Encodable, Sendable, Equatable {
         case .int(let value): try container.encode(value)
         case .double(let value): try container.encode(value)
         case .bool(let value): try container.encode(value)
+        case .array(let values): try container.encode(values)
+        case .object(let fields): try container.encode(fields)
+        case .null: try container.encodeNil()
         }
     }
 }

@@ -4,8 +4,9 @@ import Hummingbird
 import Logging
 import ReelStorage
 
-/// The router of `reel serve`: the old contract under `/video`, the stored videos
-/// under `/videos`, and `/healthz`.
+/// The router of `reel serve`: the web page at `/`, the old contract and the
+/// list of recordings under `/video`, the stored videos under `/videos`,
+/// `/metrics` and `/healthz`.
 func buildRouter(recorder: Recorder, settings: ServerSettings) -> Router<BasicRequestContext> {
     let router = Router()
     router.add(middleware: CORSMiddleware(
@@ -19,6 +20,11 @@ func buildRouter(recorder: Recorder, settings: ServerSettings) -> Router<BasicRe
         router.add(middleware: TokenMiddleware(token: token))
     }
     router.get("healthz") { _, _ in JSONAnswer.success() }
+    router.get("metrics") { _, _ in
+        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: recorder.metrics.exposition())))
+    }
+    PageController().addRoutes(to: router)
     VideoController(recorder: recorder, settings: settings).addRoutes(to: router.group("video"))
     if settings.supabase == nil {
         StoredVideoController(folder: settings.storageDirectory).addRoutes(to: router.group("videos"))

@@ -10,38 +10,56 @@ struct FinishedRecording: Sendable {
     var summary: VideoSummary
 }
 
-/// Where a recording stands, as `GET /video/recordings/{id}` tells it.
-enum RecordingStatus: Sendable {
-    case recording(frames: Int)
-    case finishing
-    case pending(PendingUpload)
-    case stored(FinishedRecording)
+/// One page of the list of recordings, newest first.
+struct RecordingPage: Sendable {
+    var entries: [RecordingEntry]
+    var total: Int
+    /// The cursor of the next page (the id of this page's last entry), nil on the last page.
+    var next: String?
 }
 
 /// The recordings of one server: starting them, finding them for a frame,
-/// finishing and storing them, retrying uploads that failed, and taking up
-/// what a crash left in the spool.
+/// finishing and storing them, retrying uploads that failed, taking up what a
+/// crash left in the spool, and the list of every recording there has been.
 actor Recorder {
     let settings: ServerSettings
     let storage: any VideoStorage
+    let metrics: ServerMetrics
+    private let catalog: RecordingCatalog
     private let namer = VideoNamer()
     private let logger: Logger
     private var active: [String: RecordingSession] = [:]
-    /// Ids in the order they were created; the last is "the most recent recording".
+    /// Ids of recordings in progress in the order they were created; the last is "the most recent recording".
     private var order: [String] = []
-    /// Recordings that left `active`: finishing, uploading, pending or stored.
-    private var finished: [String: RecordingStatus] = [:]
+    /// Every recording the catalog holds, in progress or not.
+    private var entries: [String: RecordingEntry] = [:]
+    /// The ids of `entries`, newest first.
+    private var newestFirst: [String] = []
     /// Pending uploads with an attempt under way, so two ticks never send one twice.
     private var uploading: Set<String> = []
     private var spool: String { settings.spoolDirectory }
 
-    init(settings: ServerSettings, storage: any VideoStorage, logger: Logger) throws {
+    init(settings: ServerSettings, storage: any VideoStorage, metrics: ServerMetrics = ServerMetrics(),
+         logger: Logger) throws {
         self.settings = settings
         self.storage = storage
+        self.metrics = metrics
         self.logger = logger
-        try FileManager.default.createDirectory(atPath: PendingUpload.folder(in: settings.spoolDirectory),
+        try FileManager.default.createDirectory(atPath: Self.pendingFolder(in: settings.spoolDirectory),
                                                 withIntermediateDirectories: true)
+        let catalog = try RecordingCatalog(folder: settings.recordingsDirectory)
+        let (loaded, unreadable) = catalog.loadAll()
+        self.catalog = catalog
+        entries = Dictionary(loaded.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        newestFirst = loaded.sorted(by: RecordingEntry.newerFirst).map(\.id)
+        for name in unreadable {
+            logger.warning("recording entry unreadable; skipped", metadata: ["file": "\(catalog.folder)/\(name)"])
+        }
     }
+
+    /// Finished MP4s wait for storage here.
+    static func pendingFolder(in spool: String) -> String { (spool as NSString).appendingPathComponent("pending") }
+    private func pendingVideo(_ id: String) -> String { Self.pendingFolder(in: spool) + "/\(id).mp4" }
 
     func create() throws -> RecordingSession {
         guard active.count < settings.limits.maxRecordings else {
@@ -50,12 +68,15 @@ actor Recorder {
         let id = UUID().uuidString.lowercased()
         let session: RecordingSession
         do {
-            session = try RecordingSession(id: id, settings: settings)
+            session = try RecordingSession(id: id, settings: settings, observer: metrics.encoderObserver)
         } catch {
             throw APIError(.internalServerError, "cannot start a recording: \(error)")
         }
         active[id] = session
         order.append(id)
+        record(RecordingEntry(id: id, created: session.createdAt, state: .recording))
+        newestFirst.insert(id, at: 0)
+        metrics.recordingsActive.set(active.count)
         logger.info("recording started", metadata: ["recording.id": "\(id)"])
         return session
     }
@@ -69,7 +90,7 @@ actor Recorder {
             return session
         }
         if let session = active[id] { return session }
-        if finished[id] != nil { throw APIError(.conflict, "recording \(id) is already finished") }
+        if entries[id] != nil { throw APIError(.conflict, "recording \(id) is already finished") }
         throw APIError(.notFound, "no recording with id \(id)")
     }
 
@@ -81,50 +102,79 @@ actor Recorder {
         return active.values.filter { $0.idleTime() > limit }.map(\.id)
     }
 
-    /// Where a recording stands, for a client asking about it.
-    func status(of id: String) -> RecordingStatus? {
-        if let session = active[id] { return .recording(frames: session.frames) }
-        return finished[id]
+    /// Where a recording stands, with its frames so far while it records.
+    func entry(_ id: String) -> RecordingEntry? {
+        guard var entry = entries[id] else { return nil }
+        if let session = active[id] {
+            entry.frames = session.frames
+            entry.duration = Double(session.frames) / Double(settings.encoder.fps)
+        }
+        return entry
     }
 
-    var pendingCount: Int {
-        finished.values.filter { if case .pending = $0 { true } else { false } }.count
+    /// A page of recordings, newest first, after the recording `before` (a cursor from an earlier page).
+    func list(limit: Int, before: String? = nil) throws -> RecordingPage {
+        var start = 0
+        if let before {
+            guard let index = newestFirst.firstIndex(of: before) else {
+                throw APIError(.badRequest, "no recording with id \(before) to list from")
+            }
+            start = index + 1
+        }
+        let ids = newestFirst[start..<min(newestFirst.count, start + limit)]
+        let next = start + ids.count < newestFirst.count ? ids.last : nil
+        return RecordingPage(entries: ids.compactMap { entry($0) }, total: newestFirst.count, next: next)
     }
 
-    /// Finishes a recording: flush the encoder, remux to faststart, store. When
-    /// storing fails the MP4 stays pending and is uploaded again later.
+    /// The thumbnail's file, once the recording has one.
+    func thumbnailPath(_ id: String) -> String? {
+        entries[id]?.hasThumbnail == true ? catalog.thumbnailPath(id: id) : nil
+    }
+
+    var pendingCount: Int { entries.values.filter { $0.state == .pending }.count }
+
+    /// Finishes a recording: flush the encoder, remux to faststart, make the
+    /// thumbnail, store. When storing fails the MP4 stays pending and is uploaded again later.
     func finish(_ id: String?, reason: String = "finish") async throws -> FinishedRecording {
         let session = try session(id)
+        let clock = ContinuousClock.now
         active[session.id] = nil
         order.removeAll { $0 == session.id }
-        finished[session.id] = .finishing
-        let clock = ContinuousClock.now
+        metrics.recordingsActive.set(active.count)
+        update(session.id) { $0.state = .finishing; $0.frames = session.frames }
         let summary: VideoSummary
         do {
-            summary = try await session.finish(to: PendingUpload.videoPath(id: session.id, in: spool))
+            summary = try await session.finish(to: pendingVideo(session.id))
         } catch let error as MediaError {
-            finished[session.id] = nil
+            forget(session.id)
             logger.warning("recording ended without video", metadata: ["recording.id": "\(session.id)", "error": "\(error)"])
             throw APIError(error)
         }
-        let pending = PendingUpload(id: session.id, name: namer.nextName(), frames: summary.frames,
-                                    duration: summary.duration, bytes: summary.bytes)
-        try? pending.save(in: spool)
-        let outcome = await upload(pending)
+        let hasThumbnail = saveThumbnail(of: session)
+        update(session.id) {
+            $0.state = .pending
+            $0.name = namer.nextName()
+            $0.frames = summary.frames
+            $0.duration = summary.duration
+            $0.bytes = summary.bytes
+            $0.hasThumbnail = hasThumbnail
+        }
+        let outcome = await upload(session.id)
         let elapsed = ContinuousClock.now - clock
+        metrics.finishTime.record(duration: elapsed)
         logger.info("recording finished", metadata: [
             "recording.id": "\(session.id)", "reason": "\(reason)", "frames": "\(summary.frames)",
             "seconds": "\(String(format: "%.2f", summary.duration))", "bytes": "\(summary.bytes)",
             "encode.fps": "\(String(format: "%.1f", session.encodeFPS))",
             "finish.ms": "\(elapsed.inMilliseconds)",
-            "name": "\(pending.name)",
+            "name": "\(entries[session.id]?.name ?? "")",
         ])
         switch outcome {
-        case .stored(let result):
+        case .success(let result):
             return result
-        case .pending(let pending):
+        case .failure(let error):
             throw APIError(.internalServerError,
-                           "storing the video failed (\(pending.lastError ?? "unknown")); it is kept and will be uploaded again",
+                           "storing the video failed (\(error)); it is kept and will be uploaded again",
                            extra: ["id": .string(session.id), "pending": .bool(true)])
         }
     }
@@ -138,49 +188,58 @@ actor Recorder {
 
     /// Uploads again every pending recording whose time has come.
     func retryPending(now: Date = Date()) async {
-        let due = finished.values.compactMap { status -> PendingUpload? in
-            if case .pending(let pending) = status, pending.nextAttempt <= now, !uploading.contains(pending.id) {
-                return pending
-            }
-            return nil
+        let due = entries.values.filter {
+            $0.state == .pending && ($0.nextAttempt ?? now) <= now && !uploading.contains($0.id)
         }
-        for pending in due.sorted(by: { $0.nextAttempt < $1.nextAttempt }) {
-            _ = await upload(pending)
+        for entry in due.sorted(by: { ($0.nextAttempt ?? now) < ($1.nextAttempt ?? now) }) {
+            _ = await upload(entry.id)
         }
     }
 
     /// One attempt to store a pending MP4. Success deletes the local copy; failure
     /// keeps it with the error and the time of the next attempt.
-    private enum UploadOutcome {
-        case stored(FinishedRecording)
-        case pending(PendingUpload)
-    }
-
-    private func upload(_ pending: PendingUpload) async -> UploadOutcome {
-        var pending = pending
-        uploading.insert(pending.id)
-        defer { uploading.remove(pending.id) }
-        pending.attempts += 1
+    private func upload(_ id: String) async -> Result<FinishedRecording, any Error> {
+        guard let entry = entries[id], let name = entry.name else {
+            return .failure(APIError(.internalServerError, "recording \(id) has no video to store"))
+        }
+        uploading.insert(id)
+        defer { uploading.remove(id) }
+        let attempts = entry.attempts + 1
         do {
-            let video = try await storage.store(file: PendingUpload.videoPath(id: pending.id, in: spool), name: pending.name)
-            pending.remove(in: spool)
-            let result = FinishedRecording(id: pending.id, video: video, summary: VideoSummary(
-                frames: pending.frames, duration: pending.duration, bytes: pending.bytes))
-            finished[pending.id] = .stored(result)
-            if pending.attempts > 1 {
-                logger.info("pending recording stored", metadata: [
-                    "recording.id": "\(pending.id)", "attempts": "\(pending.attempts)", "name": "\(pending.name)"])
+            let video = try await storage.store(file: pendingVideo(id), name: name)
+            update(id) {
+                $0.state = .stored
+                $0.location = video.location
+                $0.bytes = video.bytes
+                $0.attempts = attempts
+                $0.lastError = nil
+                $0.nextAttempt = nil
             }
-            return .stored(result)
+            // Only once the entry says "stored": a crash in between leaves a copy, never a loss.
+            try? FileManager.default.removeItem(atPath: pendingVideo(id))
+            metrics.uploadsSucceeded.increment()
+            metrics.bytesStored.increment(by: video.bytes)
+            metrics.uploadsPending.set(pendingCount)
+            if attempts > 1 {
+                logger.info("pending recording stored", metadata: [
+                    "recording.id": "\(id)", "attempts": "\(attempts)", "name": "\(name)"])
+            }
+            return .success(FinishedRecording(id: id, video: video, summary: VideoSummary(
+                frames: entry.frames, duration: entry.duration, bytes: entry.bytes)))
         } catch {
-            pending.lastError = "\(error)"
-            pending.nextAttempt = Date().addingTimeInterval(retryDelay(after: pending.attempts))
-            try? pending.save(in: spool)
-            finished[pending.id] = .pending(pending)
+            let nextAttempt = Date().addingTimeInterval(retryDelay(after: attempts))
+            update(id) {
+                $0.state = .pending
+                $0.attempts = attempts
+                $0.lastError = "\(error)"
+                $0.nextAttempt = nextAttempt
+            }
+            metrics.uploadsFailed.increment()
+            metrics.uploadsPending.set(pendingCount)
             logger.error("storing the recording failed; it is kept and retried", metadata: [
-                "recording.id": "\(pending.id)", "attempts": "\(pending.attempts)", "error": "\(error)",
-                "retry.seconds": "\(Int(pending.nextAttempt.timeIntervalSinceNow.rounded()))"])
-            return .pending(pending)
+                "recording.id": "\(id)", "attempts": "\(attempts)", "error": "\(error)",
+                "retry.seconds": "\(Int(nextAttempt.timeIntervalSinceNow.rounded()))"])
+            return .failure(error)
         }
     }
 
@@ -191,40 +250,98 @@ actor Recorder {
 
     /// Takes up what an earlier process left: recordings in progress (fragmented
     /// MP4, cut after their last complete fragment and remuxed) become pending
-    /// uploads, and pending uploads are loaded to be tried again at once.
+    /// uploads, and pending uploads are tried again at once.
     func recoverSpool() {
         let files = FileManager.default
         for name in ((try? files.contentsOfDirectory(atPath: spool)) ?? []).sorted() where name.hasSuffix(".spool.mp4") {
             let id = String(name.dropLast(".spool.mp4".count))
-            guard active[id] == nil, finished[id] == nil else { continue }
+            guard active[id] == nil else { continue }
             let path = (spool as NSString).appendingPathComponent(name)
             do {
-                let summary = try MP4Remuxer.faststart(from: path, to: PendingUpload.videoPath(id: id, in: spool))
-                try PendingUpload(id: id, name: namer.nextName(), frames: summary.frames, duration: summary.duration,
-                                  bytes: summary.bytes).save(in: spool)
+                let summary = try MP4Remuxer.faststart(from: path, to: pendingVideo(id))
                 try? files.removeItem(atPath: path)
+                takeUp(id, summary: summary, created: modificationDate(path))
                 logger.info("recording recovered from the spool", metadata: ["recording.id": "\(id)", "frames": "\(summary.frames)"])
             } catch MediaError.noFrames {
                 try? files.removeItem(atPath: path)
+                forget(id)
                 logger.info("spooled recording had no complete frames; removed", metadata: ["recording.id": "\(id)"])
             } catch {
+                update(id, createdIfNew: modificationDate(path)) { $0.state = .failed; $0.lastError = "\(error)" }
                 logger.error("cannot recover spooled recording", metadata: ["recording.id": "\(id)", "error": "\(error)"])
             }
         }
-        let folder = PendingUpload.folder(in: spool)
+        let folder = Self.pendingFolder(in: spool)
         for name in ((try? files.contentsOfDirectory(atPath: folder)) ?? []).sorted() where name.hasSuffix(".mp4") {
             let id = String(name.dropLast(".mp4".count))
-            guard finished[id] == nil else { continue }
-            var pending = PendingUpload.load(id: id, in: spool)
-            if pending == nil, let summary = try? MP4Remuxer.probe(folder + "/" + name) {
-                // Remuxed but its sidecar never written: a crash in between.
-                pending = PendingUpload(id: id, name: namer.nextName(), frames: summary.frames,
-                                        duration: summary.duration, bytes: summary.bytes)
-                try? pending?.save(in: spool)
+            let path = folder + "/" + name
+            switch entries[id]?.state {
+            case .pending:
+                update(id) { $0.nextAttempt = Date() }
+            case .stored:
+                try? files.removeItem(atPath: path)  // stored, then a crash before the copy was deleted
+            default:
+                // Remuxed but never marked pending: a crash in between.
+                if let summary = try? MP4Remuxer.probe(path) { takeUp(id, summary: summary, created: modificationDate(path)) }
             }
-            guard var pending else { continue }
-            pending.nextAttempt = Date()
-            finished[id] = .pending(pending)
         }
+        // Recordings that were in progress and left nothing behind had no frames.
+        for entry in entries.values where entry.state == .recording || entry.state == .finishing {
+            if active[entry.id] == nil { forget(entry.id) }
+        }
+        metrics.uploadsPending.set(pendingCount)
+    }
+
+    /// A recovered MP4 becomes a pending upload, due at once.
+    private func takeUp(_ id: String, summary: VideoSummary, created: Date) {
+        update(id, createdIfNew: created) {
+            $0.state = .pending
+            $0.name = $0.name ?? namer.nextName()
+            $0.frames = summary.frames
+            $0.duration = summary.duration
+            $0.bytes = summary.bytes
+            $0.nextAttempt = Date()
+        }
+    }
+
+    private func saveThumbnail(of session: RecordingSession) -> Bool {
+        do {
+            guard let jpeg = try session.thumbnail() else { return false }
+            try catalog.saveThumbnail(jpeg, id: session.id)
+            return true
+        } catch {
+            logger.warning("no thumbnail for the recording", metadata: ["recording.id": "\(session.id)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Changes an entry (a new one, created at `createdIfNew`, when there is none) and saves it.
+    private func update(_ id: String, createdIfNew: Date = Date(), _ change: (inout RecordingEntry) -> Void) {
+        var entry = entries[id] ?? RecordingEntry(id: id, created: createdIfNew, state: .pending)
+        if entries[id] == nil {
+            let index = newestFirst.firstIndex { entries[$0].map { RecordingEntry.newerFirst(entry, $0) } ?? false }
+            newestFirst.insert(id, at: index ?? newestFirst.endIndex)
+        }
+        change(&entry)
+        record(entry)
+    }
+
+    private func record(_ entry: RecordingEntry) {
+        entries[entry.id] = entry
+        do {
+            try catalog.save(entry)
+        } catch {
+            logger.error("cannot save the recording's entry", metadata: ["recording.id": "\(entry.id)", "error": "\(error)"])
+        }
+    }
+
+    private func forget(_ id: String) {
+        entries[id] = nil
+        newestFirst.removeAll { $0 == id }
+        catalog.remove(id: id)
+    }
+
+    private func modificationDate(_ path: String) -> Date {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? Date()
     }
 }

@@ -18,13 +18,13 @@ final class RecordingSession: @unchecked Sendable {
     private let started = ContinuousClock.now
     private var firstClientTimestamp: Int64?
 
-    init(id: String, settings: ServerSettings) throws {
+    init(id: String, settings: ServerSettings, observer: EncoderObserver = EncoderObserver()) throws {
         self.id = id
         self.settings = settings
         spoolPath = (settings.spoolDirectory as NSString).appendingPathComponent("\(id).spool.mp4")
         recording = try Recording(spoolPath: spoolPath, settings: settings.encoder, fit: settings.fit,
                                   maxFrameSize: settings.limits.maxFrameSize,
-                                  queueCapacity: settings.limits.encoderQueue)
+                                  queueCapacity: settings.limits.encoderQueue, observer: observer)
         work = DispatchQueue(label: "reel.recording.\(id)")
     }
 
@@ -51,6 +51,9 @@ final class RecordingSession: @unchecked Sendable {
     func finish(to output: String) async throws -> VideoSummary {
         try await onWorkQueue { try self.recording.finish(to: output) }
     }
+
+    /// A small JPEG of the recording for lists; nil when it has no frame.
+    func thumbnail() throws -> [UInt8]? { try recording.thumbnail() }
 
     /// Frames encoded per second the encoder was busy: how far from its limit it ran.
     var encodeFPS: Double {

@@ -13,6 +13,8 @@ public struct ServerSettings: Sendable {
     public var storageDirectory = "data/videos"
     /// Where recordings in progress are written (fragmented MP4, survives a crash).
     public var spoolDirectory = "data/spool"
+    /// Where each recording's entry and thumbnail are kept, for the list of recordings.
+    public var recordingsDirectory = "data/recordings"
     /// When set, every route but the CORS preflight and `/healthz` needs it as a bearer token.
     public var token: String?
     public var limits = Limits()
@@ -48,6 +50,7 @@ extension ServerSettings {
         public static let publicURL: ConfigKey = "reel.public.url"
         public static let storageDirectory: ConfigKey = "reel.storage.dir"
         public static let spoolDirectory: ConfigKey = "reel.spool.dir"
+        public static let recordingsDirectory: ConfigKey = "reel.recordings.dir"
         public static let token: ConfigKey = "reel.token"
         public static let maxFrameBytes: ConfigKey = "reel.max.frame.bytes"
         public static let maxFrameSize: ConfigKey = "reel.max.frame.size"
@@ -80,6 +83,7 @@ extension ServerSettings {
         publicURL = reader.string(forKey: Key.publicURL).map { String($0.trimmingSuffix("/")) }
         storageDirectory = reader.string(forKey: Key.storageDirectory, default: storageDirectory)
         spoolDirectory = reader.string(forKey: Key.spoolDirectory, default: spoolDirectory)
+        recordingsDirectory = reader.string(forKey: Key.recordingsDirectory, default: recordingsDirectory)
         token = reader.string(forKey: Key.token, isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
         limits.maxFrameBytes = reader.int(forKey: Key.maxFrameBytes, default: limits.maxFrameBytes)
         limits.maxFrameSize = try Self.parse(reader.string(forKey: Key.maxFrameSize), Key.maxFrameSize, FrameSize.init) ?? limits.maxFrameSize

@@ -1,12 +1,14 @@
 import Hummingbird
 
 /// Requires `Authorization: Bearer <token>` (or `?token=` where a header cannot
-/// be set, as in a `<video src>`) on every route but the CORS preflight and health.
+/// be set, as in a `<video src>`) on every route but the CORS preflight, health
+/// and the web page itself (which asks for the token).
 struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: String
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.method == .options || request.uri.path == "/healthz" {
+        let path = request.uri.path
+        if request.method == .options || path == "/healthz" || path == "/" || path.hasPrefix("/assets/") {
             return try await next(request, context)
         }
         let header = request.headers[.authorization] ?? ""

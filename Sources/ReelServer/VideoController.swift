@@ -5,19 +5,24 @@ import ReelMedia
 import ReelStorage
 
 /// The routes of the original service, `/video/create_video`, `/video/video_upload`
-/// and `/video/finish_video`, with the recording id as an addition.
+/// and `/video/finish_video`, with the recording id as an addition; and the
+/// list of recordings behind the web page.
 struct VideoController<Context: RequestContext> {
     let recorder: Recorder
     let settings: ServerSettings
 
     static var sessionHeader: HTTPField.Name { HTTPField.Name("X-Reel-Session")! }
     static var timestampHeader: HTTPField.Name { HTTPField.Name("X-Reel-Timestamp")! }
+    static var defaultPageSize: Int { 50 }
+    static var maxPageSize: Int { 500 }
 
     func addRoutes(to group: RouterGroup<Context>) {
         group.get("create_video", use: create)
         group.post("video_upload", use: upload)
         group.get("finish_video", use: finish)
+        group.get("recordings", use: list)
         group.get("recordings/:id", use: status)
+        group.get("recordings/:id/thumbnail.jpg", use: thumbnail)
     }
 
     @Sendable func create(_ request: Request, context: Context) async throws -> JSONAnswer {
@@ -26,15 +31,22 @@ struct VideoController<Context: RequestContext> {
     }
 
     @Sendable func upload(_ request: Request, context: Context) async throws -> JSONAnswer {
-        let session = try await recorder.session(recordingID(request))
-        let jpeg = try await FrameUpload.jpeg(from: request, limit: settings.limits.maxFrameBytes)
-        let timestamp = request.headers[Self.timestampHeader].flatMap { Int64($0) }
+        let metrics = recorder.metrics
+        metrics.framesReceived.increment()
         do {
-            try await session.append(jpeg, clientTimestamp: timestamp)
-        } catch let error as MediaError {
-            throw APIError(error)
+            let session = try await recorder.session(recordingID(request))
+            let jpeg = try await FrameUpload.jpeg(from: request, limit: settings.limits.maxFrameBytes)
+            let timestamp = request.headers[Self.timestampHeader].flatMap { Int64($0) }
+            do {
+                try await session.append(jpeg, clientTimestamp: timestamp)
+            } catch let error as MediaError {
+                throw APIError(error)
+            }
+            return .success(["id": .string(session.id), "frames": .int(session.frames)])
+        } catch {
+            metrics.framesRefused(RefusalReason(error)).increment()
+            throw error
         }
-        return .success(["id": .string(session.id), "frames": .int(session.frames)])
     }
 
     @Sendable func finish(_ request: Request, context: Context) async throws -> JSONAnswer {
@@ -43,40 +55,76 @@ struct VideoController<Context: RequestContext> {
             "video url": .string(url(for: result.video.location, request: request)),
             "id": .string(result.id),
             "frames": .int(result.summary.frames),
-            "duration": .double((result.summary.duration * 1000).rounded() / 1000),
+            "duration": .double(milliseconds(result.summary.duration)),
             "bytes": .int(result.video.bytes),
         ])
     }
 
+    /// Every recording, newest first, a page at a time: `?limit=` (1–500, 50
+    /// by default) and `?before=` the `next` cursor of the page before.
+    @Sendable func list(_ request: Request, context: Context) async throws -> JSONAnswer {
+        let query = request.uri.queryParameters
+        var limit = Self.defaultPageSize
+        if let text = query.get("limit") {
+            guard let value = Int(text), (1...Self.maxPageSize).contains(value) else {
+                throw APIError(.badRequest, "limit must be a number from 1 to \(Self.maxPageSize)")
+            }
+            limit = value
+        }
+        let before = query.get("before").flatMap { $0.isEmpty ? nil : $0 }
+        let page = try await recorder.list(limit: limit, before: before)
+        return .success([
+            "recordings": .array(page.entries.map { .object(fields(of: $0, request: request)) }),
+            "total": .int(page.total),
+            "next": page.next.map { .string($0) } ?? .null,
+        ])
+    }
+
     /// Where one recording stands: recording, finishing, pending upload (with the
-    /// last error) or stored (with its URL).
+    /// last error), stored (with its URL) or failed.
     @Sendable func status(_ request: Request, context: Context) async throws -> JSONAnswer {
         let id = context.parameters.get("id") ?? ""
-        guard let status = await recorder.status(of: id) else { throw APIError(.notFound, "no recording with id \(id)") }
-        var fields: [String: JSONValue] = ["id": .string(id)]
-        switch status {
-        case .recording(let frames):
-            fields["state"] = .string("recording")
-            fields["frames"] = .int(frames)
-        case .finishing:
-            fields["state"] = .string("finishing")
-        case .pending(let pending):
-            fields["state"] = .string("pending")
-            fields["frames"] = .int(pending.frames)
-            fields["duration"] = .double(pending.duration)
-            fields["bytes"] = .int(pending.bytes)
-            fields["attempts"] = .int(pending.attempts)
-            fields["last error"] = .string(pending.lastError ?? "")
-            fields["next attempt"] = .string(ISO8601DateFormatter().string(from: pending.nextAttempt))
-        case .stored(let result):
-            fields["state"] = .string("stored")
-            fields["video url"] = .string(url(for: result.video.location, request: request))
-            fields["frames"] = .int(result.summary.frames)
-            fields["duration"] = .double((result.summary.duration * 1000).rounded() / 1000)
-            fields["bytes"] = .int(result.video.bytes)
-        }
-        return .success(fields)
+        guard let entry = await recorder.entry(id) else { throw APIError(.notFound, "no recording with id \(id)") }
+        return .success(fields(of: entry, request: request))
     }
+
+    /// The small JPEG made at finish; it never changes, so browsers may keep it.
+    @Sendable func thumbnail(_ request: Request, context: Context) async throws -> Response {
+        let id = context.parameters.get("id") ?? ""
+        guard let path = await recorder.thumbnailPath(id),
+              let data = FileManager.default.contents(atPath: path) else {
+            throw APIError(.notFound, "no thumbnail for recording \(id)")
+        }
+        return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "private, max-age=86400"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    private func fields(of entry: RecordingEntry, request: Request) -> [String: JSONValue] {
+        var fields: [String: JSONValue] = [
+            "id": .string(entry.id),
+            "state": .string(entry.state.rawValue),
+            "created": .string(RecordingCatalog.timestamp(entry.created)),
+            "frames": .int(entry.frames),
+            "duration": .double(milliseconds(entry.duration)),
+            "bytes": .int(entry.bytes),
+        ]
+        if entry.hasThumbnail {
+            fields["thumbnail url"] = .string("\(baseURL(request))/video/recordings/\(entry.id)/thumbnail.jpg")
+        }
+        if entry.state == .stored, let location = entry.location {
+            fields["video url"] = .string(url(for: location, request: request))
+        }
+        if entry.state == .pending {
+            fields["attempts"] = .int(entry.attempts)
+            fields["last error"] = .string(entry.lastError ?? "")
+            if let next = entry.nextAttempt { fields["next attempt"] = .string(RecordingCatalog.timestamp(next)) }
+        }
+        if entry.state == .failed { fields["last error"] = .string(entry.lastError ?? "") }
+        return fields
+    }
+
+    /// Seconds rounded to the millisecond.
+    private func milliseconds(_ seconds: Double) -> Double { (seconds * 1000).rounded() / 1000 }
 
     /// `?id=` or the `X-Reel-Session` header; nil means the most recent recording.
     private func recordingID(_ request: Request) -> String? {
@@ -87,9 +135,11 @@ struct VideoController<Context: RequestContext> {
     private func url(for location: StoredLocation, request: Request) -> String {
         switch location {
         case .remote(let url): return url
-        case .servedLocally(let path):
-            let base = settings.publicURL ?? "http://\(request.head.authority ?? "localhost:\(settings.port)")"
-            return "\(base)/\(path)"
+        case .servedLocally(let path): return "\(baseURL(request))/\(path)"
         }
+    }
+
+    private func baseURL(_ request: Request) -> String {
+        settings.publicURL ?? "http://\(request.head.authority ?? "localhost:\(settings.port)")"
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Where a stored video can be fetched from.
-public enum StoredLocation: Equatable, Sendable {
+public enum StoredLocation: Codable, Equatable, Sendable {
     /// A path under the server's own URL, e.g. `videos/video-1700000000000.mp4`.
     case servedLocally(path: String)
     /// An absolute URL elsewhere (a storage bucket's public or signed URL).

@@ -29,6 +29,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Folder of recordings in progress (REEL_SPOOL_DIR). Default: data/spool.")
     var spoolDir: String?
 
+    @Option(help: "Folder of the recordings' list entries and thumbnails (REEL_RECORDINGS_DIR). Default: data/recordings.")
+    var recordingsDir: String?
+
     @Option(help: "Bearer token every route but /healthz requires (REEL_TOKEN). Default: none.")
     var token: String?
 
@@ -87,6 +90,7 @@ struct Serve: AsyncParsableCommand {
         values.put(Key.port, port.map { .int($0) })
         values.put(Key.publicURL, publicURL.map { .string($0) })
         values.put(Key.spoolDirectory, spoolDir.map { .string($0) })
+        values.put(Key.recordingsDirectory, recordingsDir.map { .string($0) })
         values.put(Key.token, token.map { .string($0) }, secret: true)
         values.put(Key.maxFrameBytes, maxFrameBytes.map { .int($0) })
         values.put(Key.maxFrameSize, maxFrameSize.map { .string($0) })

@@ -13,6 +13,7 @@ func testSettings(_ scratch: ScratchFolder, _ change: (inout ServerSettings) -> 
     settings.port = 0
     settings.storageDirectory = scratch.file("videos")
     settings.spoolDirectory = scratch.file("spool")
+    settings.recordingsDirectory = scratch.file("recordings")
     settings.encoder.preset = "ultrafast"
     settings.encoder.threads = 1
     change(&settings)

@@ -1,0 +1,328 @@
+// Reel's page: the list of recordings, a player, and a recorder that sends
+// the browser camera's frames to the server as JPEGs.
+
+const $ = (id) => document.getElementById(id);
+const PAGE_SIZE = 50;
+const REFRESH_MS = 3000;
+
+// --- the server's token, asked once and kept for the tab ------------------
+
+let token = sessionStorage.getItem("reel.token") || "";
+let asking = null;
+
+function askForToken(problem) {
+  if (!asking) {
+    asking = new Promise((resolve) => {
+      const dialog = $("token-dialog");
+      $("token-problem").textContent = problem;
+      $("token-input").value = "";
+      dialog.addEventListener("close", () => {
+        token = $("token-input").value.trim();
+        sessionStorage.setItem("reel.token", token);
+        asking = null;
+        resolve();
+      }, { once: true });
+      dialog.showModal();
+    });
+  }
+  return asking;
+}
+
+/** fetch with the token; a 401 asks for it (again) and retries. */
+async function api(path, options = {}) {
+  for (;;) {
+    const headers = new Headers(options.headers || {});
+    if (token) headers.set("Authorization", `Bearer ${token}`);
+    const response = await fetch(path, { ...options, headers });
+    if (response.status !== 401) return response;
+    await askForToken(token ? "That token was refused." : "");
+  }
+}
+
+/** The JSON of an answer, or an error carrying the server's own message. */
+async function json(response) {
+  let body = {};
+  try { body = await response.json(); } catch { /* not JSON */ }
+  if (!response.ok) {
+    const error = new Error(body.message || `${response.status} ${response.statusText}`);
+    error.status = response.status;
+    throw error;
+  }
+  return body;
+}
+
+/** URLs the browser loads itself (img, video) carry the token as a query. */
+function withToken(url) {
+  if (!token || !url) return url;
+  const parsed = new URL(url, location.href);
+  if (parsed.origin !== location.origin) return url;
+  parsed.searchParams.set("token", token);
+  return parsed.href;
+}
+
+// --- messages --------------------------------------------------------------
+
+function say(text, kind = "info") {
+  const message = $("message");
+  message.textContent = text;
+  message.dataset.kind = kind;
+}
+
+// --- the list of recordings --------------------------------------------------
+
+const list = { loaded: 0, next: null, rendered: false };
+
+function formatDuration(seconds) {
+  const whole = Math.round(seconds);
+  return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
+}
+
+function formatBytes(bytes) {
+  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
+  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
+  return `${Math.max(1, Math.round(bytes / 1e3))} kB`;
+}
+
+const STATES = {
+  recording: "recording",
+  finishing: "finishing",
+  pending: "waiting for upload",
+  stored: "stored",
+  failed: "failed",
+};
+
+function card(recording) {
+  const item = $("recording-card").content.firstElementChild.cloneNode(true);
+  item.dataset.id = recording.id;
+  item.dataset.state = recording.state;
+  const image = item.querySelector("img");
+  if (recording["thumbnail url"]) {
+    image.src = withToken(recording["thumbnail url"]);
+    image.hidden = false;
+  }
+  const created = new Date(recording.created);
+  item.querySelector(".when").textContent = created.toLocaleString();
+  item.querySelector(".when").title = recording.created;
+  item.querySelector(".facts").textContent = [
+    formatDuration(recording.duration),
+    recording.bytes ? formatBytes(recording.bytes) : null,
+    `${recording.frames} frames`,
+  ].filter(Boolean).join(" · ");
+  const state = item.querySelector(".state");
+  state.textContent = STATES[recording.state] || recording.state;
+  state.dataset.state = recording.state;
+  if (recording["last error"]) {
+    const attempts = recording.attempts ? ` (${recording.attempts} attempts)` : "";
+    item.querySelector(".error").textContent = recording["last error"] + attempts;
+  }
+  const button = item.querySelector(".play");
+  if (recording["video url"]) {
+    button.addEventListener("click", () => play(recording));
+  } else {
+    button.disabled = true;
+  }
+  return item;
+}
+
+function render(recordings, total, append) {
+  const container = $("recordings");
+  const fragment = document.createDocumentFragment();
+  for (const recording of recordings) fragment.append(card(recording));
+  if (append) container.append(fragment); else container.replaceChildren(fragment);
+  $("total").textContent = total ? `(${total})` : "";
+  $("empty").hidden = total > 0;
+  $("more").hidden = !list.next;
+  if (!list.rendered) {
+    list.rendered = true;
+    performance.mark("reel:list-rendered");
+    document.body.dataset.listRendered = "true";
+  }
+}
+
+/** Loads the first page again, as many entries as are shown, or the next page. */
+async function loadRecordings({ more = false } = {}) {
+  const limit = more ? PAGE_SIZE : Math.min(500, Math.max(PAGE_SIZE, list.loaded));
+  const query = new URLSearchParams({ limit });
+  if (more && list.next) query.set("before", list.next);
+  const page = await json(await api(`/video/recordings?${query}`));
+  list.next = page.next;
+  list.loaded = (more ? list.loaded : 0) + page.recordings.length;
+  render(page.recordings, page.total, more);
+  return page.recordings;
+}
+
+let refreshTimer = null;
+
+/** Keeps the list fresh while something on it is still changing. */
+async function refresh() {
+  clearTimeout(refreshTimer);
+  try {
+    const recordings = await loadRecordings();
+    const changing = recordings.some((r) => r.state !== "stored" && r.state !== "failed");
+    if (changing || recorder.active) refreshTimer = setTimeout(refresh, REFRESH_MS);
+  } catch (error) {
+    say(`Cannot list recordings: ${error.message}`, "error");
+    refreshTimer = setTimeout(refresh, REFRESH_MS * 3);
+  }
+}
+
+// --- the player -----------------------------------------------------------
+
+function play(recording) {
+  if (recorder.active) return;
+  const video = $("playback");
+  $("camera").hidden = true;
+  $("screen-hint").hidden = true;
+  video.hidden = false;
+  video.src = withToken(recording["video url"]);
+  video.dataset.id = recording.id;
+  video.play().catch(() => { /* autoplay refused: the controls are there */ });
+  for (const item of document.querySelectorAll(".card")) {
+    item.classList.toggle("playing", item.dataset.id === recording.id);
+  }
+  video.scrollIntoView({ block: "nearest", behavior: "smooth" });
+}
+
+// --- the recorder ----------------------------------------------------------
+
+const recorder = {
+  active: false,
+  id: null,
+  stream: null,
+  timer: null,
+  inFlight: null,
+  sent: 0,
+  dropped: 0,
+  started: 0,
+  clock: null,
+};
+
+function showCounters() {
+  $("sent").textContent = recorder.sent;
+  $("dropped").textContent = recorder.dropped;
+  const seconds = recorder.started ? (performance.now() - recorder.started) / 1000 : 0;
+  $("elapsed").textContent = `${seconds.toFixed(1)} s`;
+}
+
+function chosenSize() {
+  const [width, height] = $("size").value.split("x").map(Number);
+  return { width, height };
+}
+
+function chosenFPS() {
+  return Math.min(60, Math.max(1, Number($("fps").value) || 27));
+}
+
+async function startRecording() {
+  const { width, height } = chosenSize();
+  const fps = chosenFPS();
+  $("record").disabled = true;
+  say("Starting the camera…");
+  try {
+    recorder.stream = await navigator.mediaDevices.getUserMedia({
+      video: { width: { ideal: width }, height: { ideal: height }, frameRate: { ideal: fps } },
+      audio: false,
+    });
+  } catch (error) {
+    say(`No camera: ${error.message || error.name}`, "error");
+    $("record").disabled = false;
+    return;
+  }
+  const camera = $("camera");
+  $("playback").pause();
+  $("playback").hidden = true;
+  $("screen-hint").hidden = true;
+  camera.hidden = false;
+  camera.srcObject = recorder.stream;
+  await camera.play();
+
+  try {
+    const created = await json(await api("/video/create_video"));
+    recorder.id = created.id;
+  } catch (error) {
+    say(`The server did not start a recording: ${error.message}`, "error");
+    stopCamera();
+    $("record").disabled = false;
+    return;
+  }
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
+  const context = canvas.getContext("2d", { alpha: false });
+  Object.assign(recorder, { active: true, sent: 0, dropped: 0, inFlight: null, started: performance.now() });
+  $("stop").disabled = false;
+  $("size").disabled = $("fps").disabled = true;
+  say(`Recording ${recorder.id.slice(0, 8)}…`);
+  recorder.timer = setInterval(() => sendFrame(camera, canvas, context), 1000 / fps);
+  recorder.clock = setInterval(showCounters, 200);
+  refresh();
+}
+
+/** Draws the camera's picture, letterboxed, and uploads it; a frame that
+ *  comes while the previous upload is still under way is dropped, not queued. */
+function sendFrame(camera, canvas, context) {
+  if (!recorder.active) return;
+  if (recorder.inFlight) {
+    recorder.dropped += 1;
+    return;
+  }
+  const scale = Math.min(canvas.width / camera.videoWidth, canvas.height / camera.videoHeight);
+  const w = camera.videoWidth * scale, h = camera.videoHeight * scale;
+  context.fillStyle = "#000";
+  context.fillRect(0, 0, canvas.width, canvas.height);
+  context.drawImage(camera, (canvas.width - w) / 2, (canvas.height - h) / 2, w, h);
+  const timestamp = Math.round(performance.now() - recorder.started);
+  recorder.inFlight = new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.85))
+    .then((jpeg) => api(`/video/video_upload?id=${encodeURIComponent(recorder.id)}`, {
+      method: "POST",
+      headers: { "Content-Type": "image/jpeg", "X-Reel-Timestamp": String(timestamp) },
+      body: jpeg,
+    }))
+    .then(json)
+    .then(() => { recorder.sent += 1; })
+    .catch((error) => {
+      say(`Frame refused: ${error.message}`, "error");
+      // The recording is gone or full: nothing more can be added to it.
+      if (error.status === 404 || error.status === 409) stopRecording();
+    })
+    .finally(() => { recorder.inFlight = null; });
+}
+
+function stopCamera() {
+  if (recorder.stream) for (const track of recorder.stream.getTracks()) track.stop();
+  recorder.stream = null;
+  $("camera").srcObject = null;
+}
+
+async function stopRecording() {
+  if (!recorder.active) return;
+  recorder.active = false;
+  clearInterval(recorder.timer);
+  $("stop").disabled = true;
+  await recorder.inFlight;
+  clearInterval(recorder.clock);
+  showCounters();
+  stopCamera();
+  const error = $("message").dataset.kind === "error" ? $("message").textContent : "";
+  say("Finishing…");
+  try {
+    const done = await json(await api(`/video/finish_video?id=${encodeURIComponent(recorder.id)}`));
+    say(`Stored ${done.frames} frames, ${done.duration.toFixed(1)} s.${error ? " " + error : ""}`, error ? "error" : "ok");
+  } catch (failure) {
+    say(`Finishing failed: ${failure.message}`, "error");
+  }
+  $("record").disabled = false;
+  $("size").disabled = $("fps").disabled = false;
+  await refresh();
+}
+
+// --- start -----------------------------------------------------------------
+
+$("record").addEventListener("click", startRecording);
+$("stop").addEventListener("click", stopRecording);
+$("more").addEventListener("click", () => loadRecordings({ more: true }).catch((error) => say(error.message, "error")));
+if (!navigator.mediaDevices?.getUserMedia) {
+  $("record").disabled = true;
+  say("This browser cannot record here: the camera needs HTTPS or localhost.");
+}
+refresh();

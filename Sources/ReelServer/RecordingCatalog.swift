@@ -1,0 +1,105 @@
+import Foundation
+import ReelStorage
+
+/// What the server knows of one recording, from its start to its stored video.
+/// Saved at every change, so the list of recordings and the uploads still to
+/// retry survive a restart.
+struct RecordingEntry: Codable, Sendable, Equatable {
+    enum State: String, Codable, Sendable {
+        /// Taking frames.
+        case recording
+        /// Encoding what is queued and writing the MP4.
+        case finishing
+        /// The MP4 waits in the spool for storage to take it.
+        case pending
+        /// In storage, playable at `location`.
+        case stored
+        /// Left by a crash and could not be recovered; `lastError` says why.
+        case failed
+    }
+
+    var id: String
+    var created: Date
+    var state: State
+    var frames = 0
+    var duration = 0.0
+    var bytes = 0
+    /// The object name, fixed at finish so every upload attempt stores the same object.
+    var name: String?
+    /// Where the stored video plays.
+    var location: StoredLocation?
+    var attempts = 0
+    var lastError: String?
+    var nextAttempt: Date?
+    var hasThumbnail = false
+
+    /// Newest first; the id breaks ties so pages never overlap.
+    static func newerFirst(_ left: RecordingEntry, _ right: RecordingEntry) -> Bool {
+        left.created != right.created ? left.created > right.created : left.id > right.id
+    }
+}
+
+/// The folder of recording entries: `<id>.json`, and `<id>.jpg` for the thumbnail.
+struct RecordingCatalog: Sendable {
+    let folder: String
+
+    init(folder: String) throws {
+        self.folder = folder
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+
+    func entryPath(id: String) -> String { folder + "/\(id).json" }
+    func thumbnailPath(id: String) -> String { folder + "/\(id).jpg" }
+
+    func save(_ entry: RecordingEntry) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Self.timestamp(date))
+        }
+        // Write then rename: a crash never leaves half an entry.
+        try encoder.encode(entry).write(to: URL(fileURLWithPath: entryPath(id: entry.id)), options: .atomic)
+    }
+
+    func saveThumbnail(_ jpeg: [UInt8], id: String) throws {
+        try Data(jpeg).write(to: URL(fileURLWithPath: thumbnailPath(id: id)), options: .atomic)
+    }
+
+    /// Every readable entry; a file that is not one is skipped and named in `unreadable`.
+    func loadAll() -> (entries: [RecordingEntry], unreadable: [String]) {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = Self.date(text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a date: \(text)"))
+            }
+            return date
+        }
+        var entries: [RecordingEntry] = [], unreadable: [String] = []
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasSuffix(".json") {
+            if let data = FileManager.default.contents(atPath: folder + "/" + name),
+               let entry = try? decoder.decode(RecordingEntry.self, from: data) {
+                entries.append(entry)
+            } else {
+                unreadable.append(name)
+            }
+        }
+        return (entries, unreadable)
+    }
+
+    func remove(id: String) {
+        try? FileManager.default.removeItem(atPath: entryPath(id: id))
+        try? FileManager.default.removeItem(atPath: thumbnailPath(id: id))
+    }
+
+    /// ISO 8601 with milliseconds, UTC: what the JSON answers carry too.
+    static func timestamp(_ date: Date) -> String {
+        Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date)
+    }
+
+    static func date(_ text: String) -> Date? {
+        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+            ?? (try? Date.ISO8601FormatStyle().parse(text))
+    }
+}

@@ -1,0 +1,99 @@
+import Metrics
+import Foundation
+import Prometheus
+import ReelMedia
+
+/// The server's instruments, made through swift-metrics from one Prometheus
+/// factory, so `GET /metrics` emits exactly what they counted. Nothing is
+/// bootstrapped globally: a server, or a test, owns its registry.
+struct ServerMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+
+    let recordingsActive: Meter
+    let framesReceived: CoreMetrics.Counter
+    let framesEncoded: CoreMetrics.Counter
+    let frameEncodeTime: CoreMetrics.Timer
+    let encoderWaits: CoreMetrics.Counter
+    let finishTime: CoreMetrics.Timer
+    let bytesStored: CoreMetrics.Counter
+    let uploadsSucceeded: CoreMetrics.Counter
+    let uploadsFailed: CoreMetrics.Counter
+    let uploadsPending: Meter
+
+    init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // A 720p frame takes 5–40 ms in x264; the default buckets start at 5 ms.
+        factory.durationHistogramBuckets["reel_frame_encode_seconds"] =
+            [1, 2, 5, 10, 15, 20, 30, 40, 60, 100, 250].map { .milliseconds($0) }
+        self.factory = factory
+        recordingsActive = Meter(label: "reel_recordings_active", factory: factory)
+        framesReceived = Counter(label: "reel_frames_received_total", factory: factory)
+        framesEncoded = Counter(label: "reel_frames_encoded_total", factory: factory)
+        frameEncodeTime = Timer(label: "reel_frame_encode_seconds", factory: factory)
+        encoderWaits = Counter(label: "reel_encoder_backpressure_waits_total", factory: factory)
+        finishTime = Timer(label: "reel_finish_seconds", factory: factory)
+        bytesStored = Counter(label: "reel_stored_bytes_total", factory: factory)
+        uploadsSucceeded = Counter(label: "reel_uploads_total", dimensions: [("result", "succeeded")], factory: factory)
+        uploadsFailed = Counter(label: "reel_uploads_total", dimensions: [("result", "failed")], factory: factory)
+        uploadsPending = Meter(label: "reel_uploads_pending", factory: factory)
+        // Every reason shows from the start, at zero, so a graph has a line before the first refusal.
+        for reason in RefusalReason.allCases { framesRefused(reason).increment(by: 0) }
+    }
+
+    /// Frames turned away, by why.
+    func framesRefused(_ reason: RefusalReason) -> CoreMetrics.Counter {
+        Counter(label: "reel_frames_refused_total", dimensions: [("reason", reason.rawValue)], factory: factory)
+    }
+
+    /// What each recording's encoder reports, counted here.
+    var encoderObserver: EncoderObserver {
+        EncoderObserver(
+            frameEncoded: { [framesEncoded, frameEncodeTime] duration in
+                framesEncoded.increment()
+                frameEncodeTime.record(duration: duration)
+            },
+            waitedForEncoder: { [encoderWaits] in encoderWaits.increment() }
+        )
+    }
+
+    /// The Prometheus text exposition of every instrument.
+    func exposition() -> [UInt8] { registry.emitToBuffer() }
+}
+
+/// Why a frame was refused, as the `reason` label of `reel_frames_refused_total`.
+enum RefusalReason: String, CaseIterable, Sendable {
+    case empty
+    case notJPEG = "not_jpeg"
+    case corruptJPEG = "corrupt_jpeg"
+    case unsupportedJPEG = "unsupported_jpeg"
+    case tooLarge = "too_large"
+    case badRequest = "bad_request"
+    case unknownRecording = "unknown_recording"
+    case recordingLimit = "recording_limit"
+    case encoderFailed = "encoder_failed"
+
+    init(_ error: any Error) {
+        switch error {
+        case let error as MediaError:
+            switch error {
+            case .empty: self = .empty
+            case .notJPEG: self = .notJPEG
+            case .corruptJPEG: self = .corruptJPEG
+            case .unsupportedJPEG: self = .unsupportedJPEG
+            case .tooLarge: self = .tooLarge
+            case .ffmpeg, .noFrames, .jpegEncoding: self = .encoderFailed
+            }
+        case let error as APIError:
+            switch error.status {
+            case .notFound: self = .unknownRecording
+            case .conflict: self = .recordingLimit
+            case .contentTooLarge: self = .tooLarge
+            case .unsupportedMediaType: self = .notJPEG
+            default: self = .badRequest
+            }
+        default: self = .encoderFailed
+        }
+    }
+}
