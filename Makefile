@@ -1,11 +1,12 @@
 # make run   — install what is missing, build, start the server on port 3001 (local disk storage)
 # make test  — install what is missing, build, run every test (Swift, then live tests in Python, then V4L2 in a VM)
 # make bench — transcode benchmark against ffmpeg on 600 generated 720p frames
+# make screenshot — the README's picture of the web page, from the browser test
 
 SWIFT ?= swift
 FRAMES ?= 600
 
-.PHONY: setup build release run transcode test bench bench-ingest fixtures clean
+.PHONY: setup build release run transcode test bench bench-ingest bench-page screenshot fixtures clean
 
 setup:
 	scripts/setup.sh
@@ -35,6 +36,15 @@ bench: release
 bench-ingest: release
 	scripts/make-footage.sh $(FRAMES) bench-data/frames-720p
 	python3 scripts/bench_ingest.py --frames-dir bench-data/frames-720p
+
+bench-page: release
+	python3 scripts/bench_page.py
+
+# The README's picture of the page, taken by the browser test, made small.
+screenshot: build
+	REEL_SCREENSHOT=$(CURDIR)/out/page.png REEL_BIN=$(CURDIR)/.build/debug/reel \
+		python3 -m pytest -q Tests/Live/test_page.py -k record_in_the_browser
+	convert out/page.png -strip -colors 256 PNG8:docs/page.png
 
 fixtures: setup
 	scripts/make-fixtures.sh

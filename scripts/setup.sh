@@ -11,14 +11,15 @@ packages=(
     libv4l-dev                                                    # V4L2 cameras through libv4l2
     ffmpeg                                                        # ffprobe and reference encodes in tests
     libjpeg-turbo-progs imagemagick                               # cjpeg/jpegtran and convert for fixtures
+    chromium chromium-driver                                      # the web page's tests, in a real browser
 )
 
 # Python test tools: pip where it works, Debian's packages where pip may not
 # install into the system Python (PEP 668).
-python_ready() { python3 -c 'import requests, pytest' 2>/dev/null; }
+python_ready() { python3 -c 'import requests, pytest, selenium, prometheus_client' 2>/dev/null; }
 if ! python_ready; then
     python3 -m pip install --quiet --disable-pip-version-check -r Tests/Live/requirements.txt 2>/dev/null ||
-        packages+=(python3-requests python3-pytest)
+        packages+=(python3-requests python3-pytest python3-selenium python3-prometheus-client)
 fi
 
 missing=()
