@@ -74,7 +74,9 @@ actor Recorder {
         }
         active[id] = session
         order.append(id)
-        record(RecordingEntry(id: id, created: session.createdAt, state: .recording))
+        // Whole milliseconds, as saved: the entry read back after a restart is the same.
+        let created = Date(timeIntervalSince1970: (session.createdAt.timeIntervalSince1970 * 1000).rounded(.down) / 1000)
+        record(RecordingEntry(id: id, created: created, state: .recording))
         newestFirst.insert(id, at: 0)
         metrics.recordingsActive.set(active.count)
         logger.info("recording started", metadata: ["recording.id": "\(id)"])

@@ -71,7 +71,8 @@ enum RefusalReason: String, CaseIterable, Sendable {
     case tooLarge = "too_large"
     case badRequest = "bad_request"
     case unknownRecording = "unknown_recording"
-    case recordingLimit = "recording_limit"
+    /// The recording takes no more frames: finished, or at its frame or time limit.
+    case recordingClosed = "recording_closed"
     case encoderFailed = "encoder_failed"
 
     init(_ error: any Error) {
@@ -88,7 +89,7 @@ enum RefusalReason: String, CaseIterable, Sendable {
         case let error as APIError:
             switch error.status {
             case .notFound: self = .unknownRecording
-            case .conflict: self = .recordingLimit
+            case .conflict: self = .recordingClosed
             case .contentTooLarge: self = .tooLarge
             case .unsupportedMediaType: self = .notJPEG
             default: self = .badRequest

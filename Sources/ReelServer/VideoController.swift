@@ -37,14 +37,11 @@ struct VideoController<Context: RequestContext> {
             let session = try await recorder.session(recordingID(request))
             let jpeg = try await FrameUpload.jpeg(from: request, limit: settings.limits.maxFrameBytes)
             let timestamp = request.headers[Self.timestampHeader].flatMap { Int64($0) }
-            do {
-                try await session.append(jpeg, clientTimestamp: timestamp)
-            } catch let error as MediaError {
-                throw APIError(error)
-            }
+            try await session.append(jpeg, clientTimestamp: timestamp)
             return .success(["id": .string(session.id), "frames": .int(session.frames)])
         } catch {
             metrics.framesRefused(RefusalReason(error)).increment()
+            if let error = error as? MediaError { throw APIError(error) }
             throw error
         }
     }

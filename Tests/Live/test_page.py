@@ -174,8 +174,8 @@ def test_a_refused_upload_shows_the_servers_message(server, browser):
     assert "reached its limit of 10 frames; finish it" in message, message
     assert sent == 10
     after = metrics(srv)
-    refused = counter(after, "reel_frames_refused_total", reason="recording_limit") - \
-        counter(before, "reel_frames_refused_total", reason="recording_limit")
+    refused = counter(after, "reel_frames_refused_total", reason="recording_closed") - \
+        counter(before, "reel_frames_refused_total", reason="recording_closed")
     assert refused >= 1
     received = counter(after, "reel_frames_received_total") - counter(before, "reel_frames_received_total")
     assert received == sent + refused

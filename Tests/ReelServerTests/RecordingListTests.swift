@@ -1,0 +1,189 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import ReelMedia
+import ReelStorage
+import ReelTestSupport
+import Testing
+@testable import ReelServer
+
+@Suite struct RecordingListTests {
+    let scratch: ScratchFolder
+    init() throws { scratch = try ScratchFolder() }
+
+    @Test func theListIsNewestFirstInPagesAndEachEntryTellsWhereItStands() async throws {
+        let app = try await testApplication(testSettings(scratch))
+        try await app.test(.router) { client in
+            let first = try await client.createRecording()
+            try await client.upload(Fixtures.hd720Frames[0], id: first)
+            try await client.execute(uri: "/video/finish_video?id=\(first)", method: .get) { #expect($0.status == .ok) }
+            let second = try await client.createRecording()
+            try await client.upload(Fixtures.hd720Frames[1], id: second)
+            let third = try await client.createRecording()
+            for name in Fixtures.hd720Frames { try await client.upload(name, id: third) }
+            try await client.execute(uri: "/video/finish_video?id=\(third)", method: .get) { #expect($0.status == .ok) }
+
+            let page = try await client.execute(uri: "/video/recordings?limit=2", method: .get) { json($0) }
+            let entries = try #require(page["recordings"] as? [[String: Any]])
+            #expect(entries.map { $0["id"] as? String } == [third, second])
+            #expect(page["total"] as? Int == 3)
+            #expect(page["next"] as? String == second)
+
+            let stored = entries[0]
+            #expect(stored["state"] as? String == "stored")
+            #expect(stored["frames"] as? Int == 3)
+            #expect(abs((stored["duration"] as? Double ?? 0) - 3.0 / 27) < 0.002)
+            #expect((stored["bytes"] as? Int ?? 0) > 1000)
+            #expect((stored["video url"] as? String)?.contains("/videos/video-") == true)
+            #expect((stored["thumbnail url"] as? String)?.hasSuffix("/video/recordings/\(third)/thumbnail.jpg") == true)
+            let created = try #require(stored["created"] as? String)
+            let date = try #require(RecordingCatalog.date(created))
+            #expect(abs(date.timeIntervalSinceNow) < 60)
+
+            let recording = entries[1]
+            #expect(recording["state"] as? String == "recording")
+            #expect(recording["frames"] as? Int == 1)
+            #expect(recording["video url"] == nil && recording["thumbnail url"] == nil)
+
+            let rest = try await client.execute(uri: "/video/recordings?limit=2&before=\(second)", method: .get) { json($0) }
+            #expect((rest["recordings"] as? [[String: Any]])?.map { $0["id"] as? String } == [first])
+            #expect(rest["next"] is NSNull)
+
+            for query in ["limit=0", "limit=501", "limit=ten", "before=no-such-id"] {
+                try await client.execute(uri: "/video/recordings?\(query)", method: .get) { response in
+                    #expect(response.status == .badRequest, "\(query)")
+                    #expect(!message(response).isEmpty)
+                }
+            }
+        }
+    }
+
+    @Test func theThumbnailIsASmallJPEGServedOnceTheRecordingIsFinished() async throws {
+        let app = try await testApplication(testSettings(scratch))
+        try await app.test(.router) { client in
+            let id = try await client.createRecording()
+            try await client.upload("webcam-640x480-422.jpg", id: id)
+            try await client.execute(uri: "/video/recordings/\(id)/thumbnail.jpg", method: .get) { response in
+                #expect(response.status == .notFound, "not before finish")
+            }
+            try await client.execute(uri: "/video/finish_video?id=\(id)", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/video/recordings/\(id)/thumbnail.jpg", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "image/jpeg")
+                let jpeg = [UInt8](buffer: response.body)
+                let info = try jpeg.withUnsafeBytes { try FrameDecoder().inspect($0) }
+                #expect(info.size == FrameSize(width: 320, height: 180))
+            }
+            try await client.execute(uri: "/video/recordings/no-such-id/thumbnail.jpg", method: .get) { response in
+                #expect(response.status == .notFound)
+                #expect(message(response).contains("no thumbnail"))
+            }
+        }
+    }
+
+    @Test func metricsCountFramesByWhatBecameOfThem() async throws {
+        let app = try await testApplication(testSettings(scratch))
+        try await app.test(.router) { client in
+            let id = try await client.createRecording()
+            for name in Fixtures.hd720Frames + ["not-a-jpeg.png", "corrupt-scan.jpg"] {
+                try await client.upload(name, id: id)
+            }
+            try await client.upload(Fixtures.hd720Frames[0], id: "no-such-recording")
+            let stored = try await client.execute(uri: "/video/finish_video?id=\(id)", method: .get) { json($0) }
+
+            let metrics = try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
+                return prometheusSamples(String(buffer: response.body))
+            }
+            #expect(metrics["reel_frames_received_total"] == 6)
+            #expect(metrics["reel_frames_encoded_total"] == 3)
+            #expect(metrics["reel_frame_encode_seconds_count"] == 3)
+            #expect(metrics[#"reel_frames_refused_total{reason="not_jpeg"}"#] == 1)
+            #expect(metrics[#"reel_frames_refused_total{reason="corrupt_jpeg"}"#] == 1)
+            #expect(metrics[#"reel_frames_refused_total{reason="unknown_recording"}"#] == 1)
+            #expect(metrics[#"reel_frames_refused_total{reason="too_large"}"#] == 0, "every reason is there from the start")
+            #expect(metrics[#"reel_uploads_total{result="succeeded"}"#] == 1)
+            #expect(metrics[#"reel_uploads_total{result="failed"}"#] == 0)
+            #expect(metrics["reel_stored_bytes_total"] == Double(stored["bytes"] as? Int ?? -1))
+            #expect(metrics["reel_finish_seconds_count"] == 1)
+            #expect(metrics["reel_recordings_active"] == 0)
+            #expect(metrics["reel_uploads_pending"] == 0)
+            #expect(metrics["reel_encoder_backpressure_waits_total"] != nil)
+        }
+    }
+
+    @Test func thePageIsOpenButTheListAndMetricsNeedTheToken() async throws {
+        let app = try await testApplication(testSettings(scratch) { $0.token = "list-secret" })
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "text/html; charset=utf-8")
+                #expect(String(buffer: response.body).contains("/assets/app.js"))
+            }
+            for (file, type) in [("app.js", "text/javascript"), ("style.css", "text/css")] {
+                try await client.execute(uri: "/assets/\(file)", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.headers[.contentType]?.hasPrefix(type) == true)
+                    #expect(response.body.readableBytes > 1000)
+                }
+            }
+            try await client.execute(uri: "/assets/missing.js", method: .get) { #expect($0.status == .notFound) }
+            for uri in ["/metrics", "/video/recordings", "/video/recordings/some-id/thumbnail.jpg"] {
+                try await client.execute(uri: uri, method: .get) { #expect($0.status == .unauthorized, "\(uri)") }
+            }
+            try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer list-secret"]) {
+                #expect($0.status == .ok)
+            }
+            try await client.execute(uri: "/video/recordings?token=list-secret", method: .get) {
+                #expect($0.status == .ok)
+            }
+        }
+    }
+
+    @Test func theListSurvivesARestartAndACrashedRecordingKeepsItsPlace() async throws {
+        let settings = testSettings(scratch)
+        let logger = Logger(label: "reel-test")
+        let storage = try LocalDiskStorage(folder: settings.storageDirectory)
+        let before = try Recorder(settings: settings, storage: storage, logger: logger)
+        let finished = try await before.create()
+        try await finished.append(ByteBuffer(bytes: try Fixtures.bytes(Fixtures.hd720Frames[0])), clientTimestamp: nil)
+        _ = try await before.finish(finished.id)
+        let crashed = try await before.create()
+        // Two seconds of frames: past the spool's first complete fragments.
+        for index in 0..<54 {
+            try await crashed.append(ByteBuffer(bytes: try Fixtures.bytes(Fixtures.hd720Frames[index % 3])), clientTimestamp: nil)
+        }
+        let empty = try await before.create()  // no frame: leaves nothing worth listing
+        let crashedCreated = try #require(await before.entry(crashed.id)).created
+        // What a crash leaves: entries saved as they were, the spool written up to here.
+        try "{ not json".write(toFile: settings.recordingsDirectory + "/garbage.json", atomically: true, encoding: .utf8)
+
+        let after = try Recorder(settings: settings, storage: storage, logger: logger)
+        #expect(try await after.list(limit: 10).entries.map(\.id) == [empty.id, crashed.id, finished.id])
+        await after.recoverSpool()
+        await after.retryPending()
+        let page = try await after.list(limit: 10)
+        #expect(page.entries.map(\.id) == [crashed.id, finished.id])
+        #expect(page.entries.map(\.state) == [.stored, .stored])
+        #expect(page.entries[0].created == crashedCreated)
+        #expect(page.entries[0].frames >= 20, "\(page.entries[0].frames) of 54 frames recovered")
+        #expect(page.entries[1].frames == 1 && page.entries[1].hasThumbnail)
+        #expect(FileManager.default.fileExists(atPath: settings.recordingsDirectory + "/\(finished.id).jpg"))
+        #expect(!FileManager.default.fileExists(atPath: settings.recordingsDirectory + "/\(empty.id).json"))
+        withExtendedLifetime((crashed, empty)) {}
+    }
+}
+
+/// Prometheus text as `name{labels}` → value, comments left out.
+func prometheusSamples(_ text: String) -> [String: Double] {
+    var samples: [String: Double] = [:]
+    for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+        guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+        samples[String(line[..<space])] = value
+    }
+    return samples
+}
