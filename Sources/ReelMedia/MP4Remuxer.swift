@@ -88,7 +88,7 @@ public enum MP4Remuxer {
 }
 
 /// Reads the packets of a single-stream MP4, one at a time, into `packet`.
-private final class PacketReader {
+final class PacketReader {
     private var context: UnsafeMutablePointer<AVFormatContext>?
     private var allocated: UnsafeMutablePointer<AVPacket>?
     let stream: UnsafeMutablePointer<AVStream>

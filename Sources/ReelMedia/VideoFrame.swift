@@ -47,6 +47,13 @@ public final class VideoFrame: @unchecked Sendable {
         try check(av_frame_get_buffer(frame, 0), "av_frame_get_buffer")
     }
 
+    /// Takes ownership of a frame a decoder filled.
+    init(adopting frame: UnsafeMutablePointer<AVFrame>) {
+        self.frame = frame
+        size = FrameSize(width: Int(frame.pointee.width), height: Int(frame.pointee.height))
+        pixelFormat = AVPixelFormat(rawValue: frame.pointee.format)
+    }
+
     deinit {
         var frame: UnsafeMutablePointer<AVFrame>? = frame
         av_frame_free(&frame)

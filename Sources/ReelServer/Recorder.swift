@@ -74,8 +74,8 @@ actor Recorder {
         }
         active[id] = session
         order.append(id)
-        // Whole milliseconds, as saved: the entry read back after a restart is the same.
-        let created = Date(timeIntervalSince1970: (session.createdAt.timeIntervalSince1970 * 1000).rounded(.down) / 1000)
+        // The time as saved (whole milliseconds): the entry read back after a restart is the same.
+        let created = RecordingCatalog.date(RecordingCatalog.timestamp(session.createdAt)) ?? session.createdAt
         record(RecordingEntry(id: id, created: created, state: .recording))
         newestFirst.insert(id, at: 0)
         metrics.recordingsActive.set(active.count)
@@ -104,8 +104,10 @@ actor Recorder {
         return active.values.filter { $0.idleTime() > limit }.map(\.id)
     }
 
-    /// Where a recording stands, with its frames so far while it records.
-    func entry(_ id: String) -> RecordingEntry? {
+    /// Where a recording stands, with its frames so far while it records and a
+    /// video URL that still plays.
+    func entry(_ id: String) async -> RecordingEntry? {
+        await renewExpiringLocation(id)
         guard var entry = entries[id] else { return nil }
         if let session = active[id] {
             entry.frames = session.frames
@@ -114,8 +116,23 @@ actor Recorder {
         return entry
     }
 
+    /// A signed URL near its end is signed again, so a listed video always plays.
+    /// When storage cannot sign now, the old URL stays and the next look tries again.
+    private func renewExpiringLocation(_ id: String) async {
+        guard let entry = entries[id], entry.state == .stored, let name = entry.name,
+              let expires = entry.locationExpires else { return }
+        let lifetime = Double(settings.supabase?.signedURLSeconds ?? 7200)
+        guard expires.timeIntervalSinceNow < min(3600, lifetime / 2) else { return }
+        do {
+            let (location, newExpiry) = try await storage.playableLocation(of: name)
+            update(id) { $0.location = location; $0.locationExpires = newExpiry }
+        } catch {
+            logger.warning("cannot renew the video's URL", metadata: ["recording.id": "\(id)", "error": "\(error)"])
+        }
+    }
+
     /// A page of recordings, newest first, after the recording `before` (a cursor from an earlier page).
-    func list(limit: Int, before: String? = nil) throws -> RecordingPage {
+    func list(limit: Int, before: String? = nil) async throws -> RecordingPage {
         var start = 0
         if let before {
             guard let index = newestFirst.firstIndex(of: before) else {
@@ -123,9 +140,13 @@ actor Recorder {
             }
             start = index + 1
         }
-        let ids = newestFirst[start..<min(newestFirst.count, start + limit)]
+        let ids = Array(newestFirst[start..<min(newestFirst.count, start + limit)])
         let next = start + ids.count < newestFirst.count ? ids.last : nil
-        return RecordingPage(entries: ids.compactMap { entry($0) }, total: newestFirst.count, next: next)
+        var page: [RecordingEntry] = []
+        for id in ids {
+            if let entry = await entry(id) { page.append(entry) }
+        }
+        return RecordingPage(entries: page, total: newestFirst.count, next: next)
     }
 
     /// The thumbnail's file, once the recording has one.
@@ -152,7 +173,7 @@ actor Recorder {
             logger.warning("recording ended without video", metadata: ["recording.id": "\(session.id)", "error": "\(error)"])
             throw APIError(error)
         }
-        let hasThumbnail = saveThumbnail(of: session)
+        let hasThumbnail = saveThumbnail(session.id) { try session.thumbnail() }
         update(session.id) {
             $0.state = .pending
             $0.name = namer.nextName()
@@ -212,6 +233,7 @@ actor Recorder {
             update(id) {
                 $0.state = .stored
                 $0.location = video.location
+                $0.locationExpires = video.expires
                 $0.bytes = video.bytes
                 $0.attempts = attempts
                 $0.lastError = nil
@@ -294,9 +316,14 @@ actor Recorder {
         metrics.uploadsPending.set(pendingCount)
     }
 
-    /// A recovered MP4 becomes a pending upload, due at once.
+    /// A recovered MP4 becomes a pending upload, due at once, with a thumbnail
+    /// decoded from the video itself (no decoded frame survived the crash).
     private func takeUp(_ id: String, summary: VideoSummary, created: Date) {
+        let video = pendingVideo(id)
+        let hasThumbnail = entries[id]?.hasThumbnail == true
+            || saveThumbnail(id) { try VideoFrame.picture(inMP4: video, at: 1).jpegThumbnail() }
         update(id, createdIfNew: created) {
+            $0.hasThumbnail = hasThumbnail
             $0.state = .pending
             $0.name = $0.name ?? namer.nextName()
             $0.frames = summary.frames
@@ -306,13 +333,13 @@ actor Recorder {
         }
     }
 
-    private func saveThumbnail(of session: RecordingSession) -> Bool {
+    private func saveThumbnail(_ id: String, _ make: () throws -> [UInt8]?) -> Bool {
         do {
-            guard let jpeg = try session.thumbnail() else { return false }
-            try catalog.saveThumbnail(jpeg, id: session.id)
+            guard let jpeg = try make() else { return false }
+            try catalog.saveThumbnail(jpeg, id: id)
             return true
         } catch {
-            logger.warning("no thumbnail for the recording", metadata: ["recording.id": "\(session.id)", "error": "\(error)"])
+            logger.warning("no thumbnail for the recording", metadata: ["recording.id": "\(id)", "error": "\(error)"])
             return false
         }
     }

@@ -26,8 +26,9 @@ struct RecordingEntry: Codable, Sendable, Equatable {
     var bytes = 0
     /// The object name, fixed at finish so every upload attempt stores the same object.
     var name: String?
-    /// Where the stored video plays.
+    /// Where the stored video plays, and until when (a signed URL's end).
     var location: StoredLocation?
+    var locationExpires: Date?
     var attempts = 0
     var lastError: String?
     var nextAttempt: Date?
@@ -93,13 +94,26 @@ struct RecordingCatalog: Sendable {
         try? FileManager.default.removeItem(atPath: thumbnailPath(id: id))
     }
 
-    /// ISO 8601 with milliseconds, UTC: what the JSON answers carry too.
+    /// ISO 8601 with milliseconds, UTC (`2026-11-25T15:41:15.123Z`): what the
+    /// JSON answers carry too. Made from whole milliseconds so that `date` of a
+    /// timestamp gives back exactly the date it came from.
     static func timestamp(_ date: Date) -> String {
-        Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date)
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let (seconds, fraction) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        let (wholeSeconds, positiveFraction) = fraction < 0 ? (seconds - 1, fraction + 1000) : (seconds, fraction)
+        let text = Date(timeIntervalSince1970: Double(wholeSeconds)).formatted(Date.ISO8601FormatStyle())
+        return text.dropLast() + "." + String(String(positiveFraction + 1000).dropFirst()) + "Z"
     }
 
     static func date(_ text: String) -> Date? {
-        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
-            ?? (try? Date.ISO8601FormatStyle().parse(text))
+        var whole = text, fraction = 0.0
+        if text.hasSuffix("Z"), let dot = text.lastIndex(of: ".") {
+            let digits = text[text.index(after: dot)..<text.index(before: text.endIndex)]
+            guard !digits.isEmpty, let value = Int(digits) else { return nil }
+            fraction = Double(value) / pow(10, Double(digits.count))
+            whole = text[..<dot] + "Z"
+        }
+        guard let seconds = try? Date.ISO8601FormatStyle().parse(whole) else { return nil }
+        return Date(timeIntervalSince1970: seconds.timeIntervalSince1970 + fraction)
     }
 }

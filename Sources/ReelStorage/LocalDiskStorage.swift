@@ -32,8 +32,14 @@ public struct LocalDiskStorage: VideoStorage {
             }
         }
         let bytes = (try? files.attributesOfItem(atPath: destination)[.size] as? Int) ?? 0
-        return StoredVideo(name: name, location: .servedLocally(path: "\(urlPath)/\(name)"), bytes: bytes)
+        return StoredVideo(name: name, location: location(of: name), bytes: bytes)
     }
+
+    public func playableLocation(of name: String) async throws -> (location: StoredLocation, expires: Date?) {
+        (location(of: name), nil)
+    }
+
+    private func location(of name: String) -> StoredLocation { .servedLocally(path: "\(urlPath)/\(name)") }
 }
 
 public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -47,8 +47,12 @@ public struct SupabaseStorage: VideoStorage {
         } else {
             try await uploadWhole(file: file, name: name, size: size, client: client)
         }
-        let url = try await playableURL(for: name, client: client)
-        return StoredVideo(name: name, location: .remote(url: url), bytes: size)
+        let (location, expires) = try await playableLocation(of: name, client: client)
+        return StoredVideo(name: name, location: location, bytes: size, expires: expires)
+    }
+
+    public func playableLocation(of name: String) async throws -> (location: StoredLocation, expires: Date?) {
+        try await playableLocation(of: name, client: HTTPClient())
     }
 
     // MARK: Standard upload
@@ -81,10 +85,12 @@ public struct SupabaseStorage: VideoStorage {
 
     // MARK: URLs
 
-    private func playableURL(for name: String, client: HTTPClient) async throws -> String {
+    /// The public URL of a public bucket; a signed URL, good for `signedURLSeconds`, of a private one.
+    private func playableLocation(of name: String, client: HTTPClient) async throws -> (location: StoredLocation, expires: Date?) {
         if try await isPublic(client: client) {
-            return "\(configuration.url)/storage/v1/object/public/\(configuration.bucket)/\(name)"
+            return (.remote(url: "\(configuration.url)/storage/v1/object/public/\(configuration.bucket)/\(name)"), nil)
         }
+        let signedAt = Date()
         var signed = ""
         try await configuration.retry.run(logger: logger, operation: "sign \(name)") {
             let body = Array(#"{"expiresIn": \#(configuration.signedURLSeconds)}"#.utf8)
@@ -98,7 +104,7 @@ public struct SupabaseStorage: VideoStorage {
             // The answer is relative to the storage API.
             signed = path.hasPrefix("http") ? path : "\(configuration.url)/storage/v1\(path.hasPrefix("/") ? "" : "/")\(path)"
         }
-        return signed
+        return (.remote(url: signed), signedAt.addingTimeInterval(Double(configuration.signedURLSeconds)))
     }
 
     private func isPublic(client: HTTPClient) async throws -> Bool {

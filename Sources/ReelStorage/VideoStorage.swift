@@ -13,11 +13,14 @@ public struct StoredVideo: Equatable, Sendable {
     public var name: String
     public var location: StoredLocation
     public var bytes: Int
+    /// When `location` stops playing (a signed URL's end); nil when it never does.
+    public var expires: Date?
 
-    public init(name: String, location: StoredLocation, bytes: Int) {
+    public init(name: String, location: StoredLocation, bytes: Int, expires: Date? = nil) {
         self.name = name
         self.location = location
         self.bytes = bytes
+        self.expires = expires
     }
 }
 
@@ -26,6 +29,10 @@ public protocol VideoStorage: Sendable {
     /// Stores the MP4 at `file` under `name`. On success the storage owns the
     /// file's bytes and the caller may delete `file`; on failure `file` is untouched.
     func store(file: String, name: String) async throws -> StoredVideo
+
+    /// Where the stored object `name` plays from now, and until when: the same
+    /// as at storing, or a new URL where the old one expires.
+    func playableLocation(of name: String) async throws -> (location: StoredLocation, expires: Date?)
 }
 
 /// Object names as the original service gave them, `video-<unix ms>.mp4`,

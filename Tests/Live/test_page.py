@@ -17,7 +17,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import FIXTURES, create, finish_ok, fixture_bytes, poll, upload_ok
+from conftest import FIXTURES, assert_error, create, finish, finish_ok, fixture_bytes, poll, upload_ok
+from test_supabase import record as record_frames, standin, supabase_server  # noqa: F401 (standin is a fixture)
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
@@ -262,3 +263,35 @@ def test_the_list_pages_through_many_recordings(server, browser):
     shown = [c.get_attribute("data-id") for c in browser.find_elements(By.CSS_SELECTOR, ".card")]
     assert shown == newest_first
     assert not browser.find_element(By.ID, "more").is_displayed()
+
+
+def test_a_pending_upload_shows_its_error_then_plays_from_storage(server, standin, browser):
+    srv = supabase_server(server, standin, bucket="private-videos")
+    rid = record_frames(srv, 27)
+    standin.control("POST", "faults", {"down": True})
+    assert_error(finish(srv, rid), 500)
+    last_error = requests.get(srv.url(f"/video/recordings/{rid}"), timeout=10).json()["last error"]
+    assert last_error
+    samples = metrics(srv)
+    assert counter(samples, "reel_uploads_pending") == 1
+    assert counter(samples, "reel_uploads_total", result="failed") >= 1
+    assert counter(samples, "reel_uploads_total", result="succeeded") == 0
+
+    open_page(browser, srv)
+    card = browser.find_element(By.CSS_SELECTOR, f".card[data-id='{rid}']")
+    assert card.get_attribute("data-state") == "pending"
+    assert card.find_element(By.CSS_SELECTOR, ".state").text.lower() == "waiting for upload"
+    assert last_error in card.find_element(By.CSS_SELECTOR, ".error").text
+    assert not card.find_element(By.CSS_SELECTOR, ".play").is_enabled(), "nothing to play yet"
+
+    # Storage comes back: the page, refreshing while something is pending, shows it stored.
+    standin.control("POST", "faults", {"down": False})
+    poll(lambda: browser.find_elements(By.CSS_SELECTOR, f".card[data-id='{rid}'][data-state='stored']"),
+         30, interval=0.3, what="the page to show the recording stored")
+    browser.find_element(By.CSS_SELECTOR, f".card[data-id='{rid}'] .play").click()
+    wait_for_video(browser, "the recording to play from the signed URL")
+    source = browser.execute_script("return document.getElementById('playback').currentSrc")
+    assert source.startswith(f"{standin.url}/storage/v1/object/sign/private-videos/"), source
+    samples = metrics(srv)
+    assert counter(samples, "reel_uploads_pending") == 0
+    assert counter(samples, "reel_uploads_total", result="succeeded") == 1

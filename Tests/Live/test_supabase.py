@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,24 @@ def test_private_bucket_answers_a_signed_url(server, standin, tmp_path):
     check_playable(tmp_path / "v.mp4", 10)
     public = requests.get(url.split("?")[0].replace("/object/sign/", "/object/public/"), timeout=10)
     assert public.status_code != 200
+
+
+def test_a_private_video_url_is_signed_again_before_it_expires(server, standin, tmp_path):
+    srv = supabase_server(server, standin, bucket="private-videos", signed_url_seconds=4)
+    rid = record(srv, 5)
+    first = finish_ok(srv, rid)["video url"]
+    assert recording_status(srv, rid)["video url"] == first, "fresh: kept"
+    time.sleep(2.5)  # past half its life: the next look signs again
+    renewed = recording_status(srv, rid)["video url"]
+    assert renewed != first
+    listed = requests.get(srv.url("/video/recordings"), timeout=10).json()["recordings"][0]["video url"]
+    assert listed == renewed
+    time.sleep(2.0)  # the first URL has expired, the renewed one plays
+    assert requests.get(first, timeout=10).status_code != 200
+    r = requests.get(renewed, timeout=30)
+    assert r.status_code == 200
+    (tmp_path / "v.mp4").write_bytes(r.content)
+    check_playable(tmp_path / "v.mp4", 5)
 
 
 def test_a_large_recording_goes_up_resumably(server, standin, tmp_path):

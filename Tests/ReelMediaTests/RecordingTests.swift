@@ -54,6 +54,26 @@ import ReelTestSupport
         #expect(third > first + 3, "the third frame (\(third) dB) and not the first (\(first) dB)")
     }
 
+    @Test func aPictureDecodedFromAFinishedMP4MatchesItsSourceFrame() throws {
+        let scratch = try ScratchFolder()
+        let output = scratch.file("still.mp4")
+        // At 2 fps, one second in is the third frame; 10 s in is past the end: the last.
+        _ = try record(Fixtures.hd720Frames + [Fixtures.hd720Frames[0]], to: output,
+                       settings: EncoderSettings(fps: 2, preset: "ultrafast"))
+        let small = FrameSize(width: 320, height: 180)
+        for (seconds, expected) in [(1.0, Fixtures.hd720Frames[2]), (10.0, Fixtures.hd720Frames[0])] {
+            let picture = try VideoFrame.picture(inMP4: output, at: seconds)
+            #expect(picture.size == .hd720)
+            let path = scratch.file("still-\(Int(seconds)).jpg")
+            try Data(try picture.jpegThumbnail()).write(to: URL(fileURLWithPath: path))
+            let value = psnr(try rgbFrames(path, size: small)[0], try rgbFrames(Fixtures.path(expected), size: small)[0])
+            #expect(value > 28, "\(seconds) s: PSNR \(value) dB against \(expected)")
+        }
+        let notVideo = scratch.file("not-a-video.mp4")
+        try Data("not a video".utf8).write(to: URL(fileURLWithPath: notVideo))
+        #expect(throws: MediaError.self) { try VideoFrame.picture(inMP4: notVideo, at: 1) }
+    }
+
     @Test func settingsReachTheFile() throws {
         let scratch = try ScratchFolder()
         let output = scratch.file("small.mp4")

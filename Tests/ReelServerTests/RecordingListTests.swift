@@ -172,6 +172,7 @@ import Testing
         #expect(page.entries[0].created == crashedCreated)
         #expect(page.entries[0].frames >= 20, "\(page.entries[0].frames) of 54 frames recovered")
         #expect(page.entries[1].frames == 1 && page.entries[1].hasThumbnail)
+        #expect(page.entries[0].hasThumbnail, "made from the recovered video")
         #expect(FileManager.default.fileExists(atPath: settings.recordingsDirectory + "/\(finished.id).jpg"))
         #expect(!FileManager.default.fileExists(atPath: settings.recordingsDirectory + "/\(empty.id).json"))
         withExtendedLifetime((crashed, empty)) {}
@@ -186,4 +187,19 @@ func prometheusSamples(_ text: String) -> [String: Double] {
         samples[String(line[..<space])] = value
     }
     return samples
+}
+
+@Suite struct CatalogTimestampTests {
+    @Test func timestampsKeepWholeMillisecondsAndComeBackExactly() throws {
+        for seconds in [0.0, 1_795_620_452.8019, 1_795_620_452.9996, 1_700_000_000.123] {
+            let text = RecordingCatalog.timestamp(Date(timeIntervalSince1970: seconds))
+            let date = try #require(RecordingCatalog.date(text))
+            #expect(RecordingCatalog.timestamp(date) == text)
+            #expect(RecordingCatalog.date(RecordingCatalog.timestamp(date)) == date)
+            #expect(abs(date.timeIntervalSince1970 - seconds) <= 0.0005 + 1e-9)
+        }
+        #expect(RecordingCatalog.timestamp(Date(timeIntervalSince1970: 1_700_000_000.123)) == "2023-11-14T22:13:20.123Z")
+        #expect(RecordingCatalog.date("2023-11-14T22:13:20Z") == Date(timeIntervalSince1970: 1_700_000_000))
+        #expect(RecordingCatalog.date("yesterday") == nil)
+    }
 }

@@ -115,6 +115,8 @@ function card(recording) {
     const attempts = recording.attempts ? ` (${recording.attempts} attempts)` : "";
     item.querySelector(".error").textContent = recording["last error"] + attempts;
   }
+  const playback = $("playback");
+  item.classList.toggle("playing", !playback.hidden && playback.dataset.id === recording.id);
   const button = item.querySelector(".play");
   if (recording["video url"]) {
     button.addEventListener("click", () => play(recording));
