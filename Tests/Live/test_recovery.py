@@ -102,7 +102,9 @@ def test_kill_9_then_restart_recovers_spool(server):
 
     sender = threading.Thread(target=stream)
     sender.start()
-    time.sleep(4.0)
+    time.sleep(1.0)
+    created = requests.get(srv.url(f"/video/recordings/{rid}"), timeout=10).json()["created"]
+    time.sleep(3.0)
     killed_at = time.monotonic()
     srv.kill()
     stop.set()
@@ -123,7 +125,7 @@ def test_kill_9_then_restart_recovers_spool(server):
     assert srv.spool_dir / f"{rid}.spool.mp4" in spool, spool
     assert srv.stored_videos() == []
 
-    again = server(storage_dir=srv.storage_dir, spool_dir=srv.spool_dir)
+    again = server(storage_dir=srv.storage_dir, spool_dir=srv.spool_dir, workdir=srv.workdir)
     videos = poll(again.stored_videos, timeout=30, what="the recovered video in the storage folder")
     assert len(videos) == 1, videos
     # Stored whole (a link or a rename): it probes at once.
@@ -133,8 +135,15 @@ def test_kill_9_then_restart_recovers_spool(server):
     assert required <= info["frames"] <= total + 1, (
         f"recovered {info['frames']} frames; {total} were accepted, {before} of them 1.5 s before the kill")
     assert poll(lambda: again.spool_files() == [], timeout=5, what="an empty spool after recovery")
-    # The recovered recording counts as finished.
+    # The recovered recording counts as finished, keeps its place in the list,
+    # and has a thumbnail decoded from the recovered video.
     assert_error(finish(again, rid), 409)
+    status = requests.get(again.url(f"/video/recordings/{rid}"), timeout=10).json()
+    assert status["state"] == "stored" and status["created"] == created, status
+    assert status["frames"] == info["frames"], status
+    thumbnail = requests.get(status["thumbnail url"], timeout=10)
+    assert thumbnail.status_code == 200 and thumbnail.headers["Content-Type"] == "image/jpeg"
+    assert thumbnail.content[:2] == b"\xff\xd8" and len(thumbnail.content) > 2000
 
     # A third start finds nothing more to recover (it recovers before it stops).
     assert again.terminate() == 0

@@ -180,7 +180,7 @@ def test_a_pending_recording_is_uploaded_after_a_restart(server, standin, tmp_pa
     assert srv.kill() != 0
     standin.control("POST", "faults", {"down": False})
 
-    again = supabase_server(server, standin, storage_dir=srv.storage_dir, spool_dir=srv.spool_dir)
+    again = supabase_server(server, standin, storage_dir=srv.storage_dir, spool_dir=srv.spool_dir, workdir=srv.workdir)
     objects = poll(lambda: standin.objects() or None, timeout=30, interval=0.3, what="the upload after the restart")
     (key, info), = objects.items()
     assert standin.object(key) == kept and info["size"] == len(kept)
