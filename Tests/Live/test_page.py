@@ -109,6 +109,14 @@ def test_record_in_the_browser_then_play_and_seek(server, browser, tmp_path):
     srv = server()
     open_page(browser, srv)
     assert text(browser, "empty") == "No recordings yet."
+    # Two earlier recordings, from the API, so the list has neighbours.
+    for frame in ("webcam-640x480-422.jpg", "frame-1280x720-420-3.jpg"):
+        rid = create(srv)
+        for _ in range(27):
+            upload_ok(srv, fixture_bytes(frame), rid, raw=True)
+        finish_ok(srv, rid)
+    browser.refresh()
+    poll(lambda: len(browser.find_elements(By.CSS_SELECTOR, ".card")) == 2, 20, what="the earlier recordings")
     before = metrics(srv)
 
     sent, dropped, elapsed = record(browser, 3.0)
@@ -123,21 +131,27 @@ def test_record_in_the_browser_then_play_and_seek(server, browser, tmp_path):
     assert counter(after, "reel_frames_encoded_total") - counter(before, "reel_frames_encoded_total") == sent
     refused = sum(v for (name, _), v in after.items() if name == "reel_frames_refused_total")
     assert refused == 0
-    assert counter(after, "reel_uploads_total", result="succeeded") == 1
+    assert counter(after, "reel_frames_received_total") == sent + 2 * 27
+    def moved(name, **labels):
+        return counter(after, name, **labels) - counter(before, name, **labels)
+
+    assert moved("reel_uploads_total", result="succeeded") == 1
     assert counter(after, "reel_recordings_active") == 0
-    assert counter(after, "reel_frame_encode_seconds_count") == sent
-    assert counter(after, "reel_finish_seconds_count") == 1
-    assert counter(after, "reel_stored_bytes_total") == srv.stored_videos()[0].stat().st_size
+    assert moved("reel_frame_encode_seconds_count") == sent
+    assert moved("reel_finish_seconds_count") == 1
+    assert moved("reel_stored_bytes_total") == srv.stored_videos()[-1].stat().st_size
 
     # The new recording is listed, stored, with its thumbnail loaded.
-    card = poll(lambda: next(iter(browser.find_elements(By.CSS_SELECTOR, ".card[data-state='stored']")), None),
-                20, what="the stored recording in the list")
+    cards = poll(lambda: (c := browser.find_elements(By.CSS_SELECTOR, ".card[data-state='stored']")) and len(c) == 3 and c,
+                 20, what="the stored recording at the top of the list")
+    card = cards[0]
     poll(lambda: browser.execute_script(
         "const i = arguments[0].querySelector('img'); return !i.hidden && i.complete && i.naturalWidth === 320;", card),
         20, what="the thumbnail to load")
     assert f"{sent} frames" in card.text
     listed = requests.get(srv.url("/video/recordings"), timeout=10).json()["recordings"]
-    assert [r["frames"] for r in listed] == [sent]
+    assert [r["frames"] for r in listed] == [sent, 27, 27]
+    assert card.get_attribute("data-id") == listed[0]["id"]
 
     # It plays, lasts what was sent at 27 fps, and seeks to the middle.
     card.find_element(By.CSS_SELECTOR, ".play").click()
@@ -222,10 +236,17 @@ def test_the_page_fits_a_phone_and_a_desktop(server, width, height, phone):
         rid = create(srv)
         upload_ok(srv, fixture_bytes(frame), rid, raw=True)
         finish_ok(srv, rid)
+    in_progress = create(srv)
+    upload_ok(srv, fixture_bytes("frame-1280x720-420-2.jpg"), in_progress, raw=True)
     driver = new_browser(width, height, phone)
     try:
         open_page(driver, srv)
-        assert len(driver.find_elements(By.CSS_SELECTOR, ".card")) == 2
+        assert len(driver.find_elements(By.CSS_SELECTOR, ".card")) == 3
+        # A recording without a thumbnail yet says so, with no broken image.
+        recording = driver.find_element(By.CSS_SELECTOR, f".card[data-id='{in_progress}']")
+        assert recording.find_element(By.CSS_SELECTOR, ".no-picture").text == "no picture yet"
+        assert not recording.find_element(By.CSS_SELECTOR, "img").is_displayed()
+        assert "1 frame" in recording.text and "RECORDING" in recording.text
         if phone:
             assert driver.execute_script("return window.innerWidth") == width
         width = driver.execute_script("return window.innerWidth")

@@ -99,6 +99,7 @@ function card(recording) {
   if (recording["thumbnail url"]) {
     image.src = withToken(recording["thumbnail url"]);
     image.hidden = false;
+    item.querySelector(".no-picture").hidden = true;
   }
   const created = new Date(recording.created);
   item.querySelector(".when").textContent = created.toLocaleString();
@@ -106,7 +107,7 @@ function card(recording) {
   item.querySelector(".facts").textContent = [
     formatDuration(recording.duration),
     recording.bytes ? formatBytes(recording.bytes) : null,
-    `${recording.frames} frames`,
+    recording.frames === 1 ? "1 frame" : `${recording.frames} frames`,
   ].filter(Boolean).join(" · ");
   const state = item.querySelector(".state");
   state.textContent = STATES[recording.state] || recording.state;
@@ -294,6 +295,8 @@ function stopCamera() {
   if (recorder.stream) for (const track of recorder.stream.getTracks()) track.stop();
   recorder.stream = null;
   $("camera").srcObject = null;
+  $("camera").hidden = true;
+  $("screen-hint").hidden = !$("playback").hidden;
 }
 
 async function stopRecording() {
