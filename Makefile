@@ -44,7 +44,7 @@ bench-page: release
 screenshot: build
 	REEL_SCREENSHOT=$(CURDIR)/out/page.png REEL_BIN=$(CURDIR)/.build/debug/reel \
 		python3 -m pytest -q Tests/Live/test_page.py -k record_in_the_browser
-	convert out/page.png -strip -colors 256 PNG8:docs/page.png
+	convert out/page.png -strip +dither -colors 128 PNG8:docs/page.png
 
 fixtures: setup
 	scripts/make-fixtures.sh
