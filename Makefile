@@ -42,6 +42,7 @@ bench-page: release
 
 # The README's picture of the page, taken by the browser test, made small.
 screenshot: build
+	mkdir -p out
 	REEL_SCREENSHOT=$(CURDIR)/out/page.png REEL_BIN=$(CURDIR)/.build/debug/reel \
 		python3 -m pytest -q Tests/Live/test_page.py -k record_in_the_browser
 	convert out/page.png -strip +dither -colors 128 PNG8:docs/page.png
