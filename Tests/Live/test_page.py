@@ -180,6 +180,20 @@ def test_record_in_the_browser_then_play_and_seek(server, browser, tmp_path):
     assert shot.stat().st_size > 10_000
 
 
+def test_leaving_the_page_mid_recording_finishes_it(server, browser):
+    srv = server()  # idle finish after 60 s: far longer than this test waits
+    open_page(browser, srv)
+    browser.find_element(By.ID, "record").click()
+    poll(lambda: browser.find_element(By.ID, "stop").is_enabled(), 20, what="the recording to start")
+    poll(lambda: int(text(browser, "sent")) >= 10, 20, what="ten frames sent")
+    rid = requests.get(srv.url("/video/recordings"), timeout=10).json()["recordings"][0]["id"]
+    browser.get("about:blank")
+    stored = poll(lambda: (s := requests.get(srv.url(f"/video/recordings/{rid}"), timeout=10).json())["state"] == "stored" and s,
+                  15, interval=0.2, what="the recording finished when the page was left")
+    assert stored["frames"] >= 10
+    assert "reason=finish" in srv.log()
+
+
 def test_a_refused_upload_shows_the_servers_message(server, browser):
     srv = server(max_frames=10)
     open_page(browser, srv)

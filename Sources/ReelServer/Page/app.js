@@ -321,7 +321,19 @@ async function stopRecording() {
   await refresh();
 }
 
+/** Leaving the page mid-recording finishes the recording at once, instead of
+ *  after the server's idle time; keepalive lets the request outlive the page. */
+function finishOnLeave() {
+  if (!recorder.active) return;
+  recorder.active = false;
+  clearInterval(recorder.timer);
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  fetch(`/video/finish_video?id=${encodeURIComponent(recorder.id)}`, { keepalive: true, headers });
+}
+
 // --- start -----------------------------------------------------------------
+
+window.addEventListener("pagehide", finishOnLeave);
 
 $("record").addEventListener("click", startRecording);
 $("stop").addEventListener("click", stopRecording);
