@@ -21,11 +21,13 @@ public enum MediaError: Error, Equatable, Sendable {
     case noFrames
     /// libjpeg-turbo could not compress a picture (a thumbnail); `reason` is its message.
     case jpegEncoding(reason: String)
+    /// A frame came after the recording was finished.
+    case recordingFinished
 
     /// True for errors that concern only the frame that caused them.
     public var refusesOnlyTheFrame: Bool {
         switch self {
-        case .empty, .notJPEG, .corruptJPEG, .unsupportedJPEG, .tooLarge: true
+        case .empty, .notJPEG, .corruptJPEG, .unsupportedJPEG, .tooLarge, .recordingFinished: true
         case .ffmpeg, .noFrames, .jpegEncoding: false
         }
     }
@@ -43,6 +45,7 @@ extension MediaError: CustomStringConvertible {
         case let .ffmpeg(function, code, message): "\(function) failed (\(code)): \(message)"
         case .noFrames: "no frames were encoded"
         case .jpegEncoding(let reason): "JPEG encoding failed: \(reason)"
+        case .recordingFinished: "the recording is finished: it takes no more frames"
         }
     }
 }

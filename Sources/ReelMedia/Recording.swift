@@ -127,7 +127,7 @@ final class EncodeQueue: @unchecked Sendable {
         if pending.count >= capacity { observer.waitedForEncoder() }
         while pending.count >= capacity && failure == nil && !closed { condition.wait() }
         if let failure { throw failure }
-        precondition(!closed, "frame appended after finish")
+        if closed { throw MediaError.recordingFinished }
         pending.append((picture, pts))
         pushed += 1
         condition.broadcast()

@@ -32,6 +32,7 @@ struct APIError: HTTPResponseError {
         case let .tooLarge(width, height, maxWidth, maxHeight):
             self.init(.contentTooLarge, "the frame is \(width)x\(height), larger than the limit \(maxWidth)x\(maxHeight)")
         case .noFrames: self.init(.conflict, "the recording has no frames")
+        case .recordingFinished: self.init(.conflict, "the recording is finished; it takes no more frames")
         case .ffmpeg, .jpegEncoding: self.init(.internalServerError, "encoding failed: \(error)")
         }
     }

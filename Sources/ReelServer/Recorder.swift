@@ -37,6 +37,11 @@ actor Recorder {
     private var newestFirst: [String] = []
     /// Pending uploads with an attempt under way, so two ticks never send one twice.
     private var uploading: Set<String> = []
+    /// Recordings this process started: recovery, which runs beside the routes, leaves them alone.
+    private var startedHere: Set<String> = []
+    /// Signed URLs being renewed, and no renewal before this time after one failed.
+    private var renewing: Set<String> = []
+    private var renewalsPausedUntil = Date.distantPast
     private var spool: String { settings.spoolDirectory }
 
     init(settings: ServerSettings, storage: any VideoStorage, metrics: ServerMetrics = ServerMetrics(),
@@ -74,6 +79,7 @@ actor Recorder {
         }
         active[id] = session
         order.append(id)
+        startedHere.insert(id)
         // The time as saved (whole milliseconds): the entry read back after a restart is the same.
         let created = RecordingCatalog.date(RecordingCatalog.timestamp(session.createdAt)) ?? session.createdAt
         record(RecordingEntry(id: id, created: created, state: .recording))
@@ -122,11 +128,16 @@ actor Recorder {
         guard let entry = entries[id], entry.state == .stored, let name = entry.name,
               let expires = entry.locationExpires else { return }
         let lifetime = Double(settings.supabase?.signedURLSeconds ?? 7200)
-        guard expires.timeIntervalSinceNow < min(3600, lifetime / 2) else { return }
+        guard expires.timeIntervalSinceNow < min(3600, lifetime / 2), !renewing.contains(id),
+              renewalsPausedUntil < Date() else { return }
+        renewing.insert(id)
+        defer { renewing.remove(id) }
         do {
             let (location, newExpiry) = try await storage.playableLocation(of: name)
             update(id) { $0.location = location; $0.locationExpires = newExpiry }
         } catch {
+            // Storage is away: lists answer at once with the old URLs for a while.
+            renewalsPausedUntil = Date().addingTimeInterval(60)
             logger.warning("cannot renew the video's URL", metadata: ["recording.id": "\(id)", "error": "\(error)"])
         }
     }
@@ -168,9 +179,14 @@ actor Recorder {
         let summary: VideoSummary
         do {
             summary = try await session.finish(to: pendingVideo(session.id))
-        } catch let error as MediaError {
+        } catch MediaError.noFrames {
             forget(session.id)
-            logger.warning("recording ended without video", metadata: ["recording.id": "\(session.id)", "error": "\(error)"])
+            logger.warning("recording ended without frames", metadata: ["recording.id": "\(session.id)"])
+            throw APIError(MediaError.noFrames)
+        } catch let error as MediaError {
+            // The spool stays: the next start tries to recover what it holds.
+            update(session.id) { $0.state = .failed; $0.lastError = "\(error)" }
+            logger.error("recording failed", metadata: ["recording.id": "\(session.id)", "error": "\(error)"])
             throw APIError(error)
         }
         let hasThumbnail = saveThumbnail(session.id) { try session.thumbnail() }
@@ -279,25 +295,27 @@ actor Recorder {
         let files = FileManager.default
         for name in ((try? files.contentsOfDirectory(atPath: spool)) ?? []).sorted() where name.hasSuffix(".spool.mp4") {
             let id = String(name.dropLast(".spool.mp4".count))
-            guard active[id] == nil else { continue }
+            guard !startedHere.contains(id) else { continue }
             let path = (spool as NSString).appendingPathComponent(name)
+            let lastWritten = modificationDate(path)
             do {
                 let summary = try MP4Remuxer.faststart(from: path, to: pendingVideo(id))
                 try? files.removeItem(atPath: path)
-                takeUp(id, summary: summary, created: modificationDate(path))
+                takeUp(id, summary: summary, created: lastWritten)
                 logger.info("recording recovered from the spool", metadata: ["recording.id": "\(id)", "frames": "\(summary.frames)"])
             } catch MediaError.noFrames {
                 try? files.removeItem(atPath: path)
                 forget(id)
                 logger.info("spooled recording had no complete frames; removed", metadata: ["recording.id": "\(id)"])
             } catch {
-                update(id, createdIfNew: modificationDate(path)) { $0.state = .failed; $0.lastError = "\(error)" }
+                update(id, createdIfNew: lastWritten) { $0.state = .failed; $0.lastError = "\(error)" }
                 logger.error("cannot recover spooled recording", metadata: ["recording.id": "\(id)", "error": "\(error)"])
             }
         }
         let folder = Self.pendingFolder(in: spool)
         for name in ((try? files.contentsOfDirectory(atPath: folder)) ?? []).sorted() where name.hasSuffix(".mp4") {
             let id = String(name.dropLast(".mp4".count))
+            guard !startedHere.contains(id) else { continue }
             let path = folder + "/" + name
             switch entries[id]?.state {
             case .pending:
@@ -305,27 +323,33 @@ actor Recorder {
             case .stored:
                 try? files.removeItem(atPath: path)  // stored, then a crash before the copy was deleted
             default:
-                // Remuxed but never marked pending: a crash in between.
-                if let summary = try? MP4Remuxer.probe(path) { takeUp(id, summary: summary, created: modificationDate(path)) }
+                // Remuxed but never marked pending: a crash in between; or a pending
+                // upload from before the catalog, its object name in a sidecar.
+                let sidecar = folder + "/\(id).json"
+                let legacy = files.contents(atPath: sidecar).flatMap { try? JSONDecoder().decode(LegacySidecar.self, from: $0) }
+                if let summary = try? MP4Remuxer.probe(path) {
+                    takeUp(id, summary: summary, created: modificationDate(path), name: legacy?.name)
+                    try? files.removeItem(atPath: sidecar)
+                }
             }
         }
         // Recordings that were in progress and left nothing behind had no frames.
         for entry in entries.values where entry.state == .recording || entry.state == .finishing {
-            if active[entry.id] == nil { forget(entry.id) }
+            if !startedHere.contains(entry.id) { forget(entry.id) }
         }
         metrics.uploadsPending.set(pendingCount)
     }
 
     /// A recovered MP4 becomes a pending upload, due at once, with a thumbnail
     /// decoded from the video itself (no decoded frame survived the crash).
-    private func takeUp(_ id: String, summary: VideoSummary, created: Date) {
+    private func takeUp(_ id: String, summary: VideoSummary, created: Date, name: String? = nil) {
         let video = pendingVideo(id)
         let hasThumbnail = entries[id]?.hasThumbnail == true
             || saveThumbnail(id) { try VideoFrame.picture(inMP4: video, at: 1).jpegThumbnail() }
         update(id, createdIfNew: created) {
             $0.hasThumbnail = hasThumbnail
             $0.state = .pending
-            $0.name = $0.name ?? namer.nextName()
+            $0.name = $0.name ?? name ?? namer.nextName()
             $0.frames = summary.frames
             $0.duration = summary.duration
             $0.bytes = summary.bytes
@@ -373,4 +397,10 @@ actor Recorder {
     private func modificationDate(_ path: String) -> Date {
         (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? Date()
     }
+}
+
+/// The sidecar a pending upload had before recordings were catalogued; its
+/// object name is kept so the upload stores the object it always meant to.
+private struct LegacySidecar: Decodable {
+    var name: String
 }

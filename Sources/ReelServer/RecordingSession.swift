@@ -17,6 +17,8 @@ final class RecordingSession: @unchecked Sendable {
     private var accepted = 0
     private let started = ContinuousClock.now
     private var firstClientTimestamp: Int64?
+    /// Set when finish begins: a frame still on its way is refused, never appended after.
+    private var finishing = false
 
     init(id: String, settings: ServerSettings, observer: EncoderObserver = EncoderObserver()) throws {
         self.id = id
@@ -39,6 +41,8 @@ final class RecordingSession: @unchecked Sendable {
     func append(_ jpeg: ByteBuffer, clientTimestamp: Int64?) async throws {
         let pts = try admit(clientTimestamp: clientTimestamp)
         try await onWorkQueue {
+            // Finish may have been queued while this frame's body was read.
+            guard !self.lock.withLock({ self.finishing }) else { throw MediaError.recordingFinished }
             try jpeg.withUnsafeReadableBytes { try self.recording.append(jpeg: $0, pts: pts) }
         }
         lock.withLock {
@@ -49,7 +53,8 @@ final class RecordingSession: @unchecked Sendable {
 
     /// Encodes what is queued and writes the faststart MP4 to `output`.
     func finish(to output: String) async throws -> VideoSummary {
-        try await onWorkQueue { try self.recording.finish(to: output) }
+        lock.withLock { finishing = true }
+        return try await onWorkQueue { try self.recording.finish(to: output) }
     }
 
     /// A small JPEG of the recording for lists; nil when it has no frame.
@@ -65,6 +70,7 @@ final class RecordingSession: @unchecked Sendable {
     private func admit(clientTimestamp: Int64?) throws -> Int64? {
         try lock.withLock {
             lastActivity = .now
+            guard !finishing else { throw MediaError.recordingFinished }
             let limits = settings.limits
             guard accepted < limits.maxFramesPerRecording else {
                 throw APIError(.conflict, "recording \(id) reached its limit of \(limits.maxFramesPerRecording) frames; finish it")

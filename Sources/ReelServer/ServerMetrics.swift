@@ -84,6 +84,7 @@ enum RefusalReason: String, CaseIterable, Sendable {
             case .corruptJPEG: self = .corruptJPEG
             case .unsupportedJPEG: self = .unsupportedJPEG
             case .tooLarge: self = .tooLarge
+            case .recordingFinished: self = .recordingClosed
             case .ffmpeg, .noFrames, .jpegEncoding: self = .encoderFailed
             }
         case let error as APIError:

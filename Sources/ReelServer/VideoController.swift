@@ -136,7 +136,15 @@ struct VideoController<Context: RequestContext> {
         }
     }
 
+    /// `--public-url`, else what a reverse proxy says it received (`X-Forwarded-Proto`,
+    /// `X-Forwarded-Host`), else the request's own Host.
     private func baseURL(_ request: Request) -> String {
-        settings.publicURL ?? "http://\(request.head.authority ?? "localhost:\(settings.port)")"
+        if let publicURL = settings.publicURL { return publicURL }
+        func forwarded(_ name: String) -> String? {
+            request.headers[HTTPField.Name(name)!]?.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        let scheme = forwarded("X-Forwarded-Proto").flatMap { ["http", "https"].contains($0) ? $0 : nil } ?? "http"
+        let host = forwarded("X-Forwarded-Host") ?? request.head.authority ?? "localhost:\(settings.port)"
+        return "\(scheme)://\(host)"
     }
 }

@@ -16,7 +16,12 @@ public struct LocalDiskStorage: VideoStorage {
         guard !name.contains("/"), !name.hasPrefix(".") else { throw StorageError.invalidName(name) }
         let destination = (folder as NSString).appendingPathComponent(name)
         let files = FileManager.default
-        guard !files.fileExists(atPath: destination) else { throw StorageError.duplicate(name) }
+        if files.fileExists(atPath: destination) {
+            // Stored before a crash let us record it: names are never reused, so the
+            // same size means the same video.
+            guard fileSize(destination) == fileSize(file) else { throw StorageError.duplicate(name) }
+            return StoredVideo(name: name, location: location(of: name), bytes: fileSize(destination))
+        }
         // A hard link costs nothing whatever the size (spool and storage usually
         // share a disk); otherwise copy then rename, so the file appears whole or
         // not at all. Either way the caller's file stays until it deletes it.
@@ -31,8 +36,11 @@ public struct LocalDiskStorage: VideoStorage {
                 throw StorageError.unavailable(String(describing: error))
             }
         }
-        let bytes = (try? files.attributesOfItem(atPath: destination)[.size] as? Int) ?? 0
-        return StoredVideo(name: name, location: location(of: name), bytes: bytes)
+        return StoredVideo(name: name, location: location(of: name), bytes: fileSize(destination))
+    }
+
+    private func fileSize(_ path: String) -> Int {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? -1
     }
 
     public func playableLocation(of name: String) async throws -> (location: StoredLocation, expires: Date?) {

@@ -58,9 +58,7 @@ public struct SupabaseStorage: VideoStorage {
     // MARK: Standard upload
 
     private func uploadWhole(file: String, name: String, size: Int, client: HTTPClient) async throws {
-        var attempt = 0
         try await configuration.retry.run(logger: logger, operation: "upload \(name)") {
-            attempt += 1
             let response = try await send(client, "POST", "object/\(configuration.bucket)/\(name)",
                                           headers: [HTTPClient.Header("Content-Type", "video/mp4"),
                                                     HTTPClient.Header("x-upsert", "false"),
@@ -68,8 +66,9 @@ public struct SupabaseStorage: VideoStorage {
                                           body: .file(path: file, offset: 0, length: size))
             do {
                 try check(response)
-            } catch SupabaseError.duplicate(let message) where attempt > 1 {
-                // An earlier attempt of ours may have landed before its answer was lost.
+            } catch SupabaseError.duplicate(let message) {
+                // An earlier attempt of ours (in this call, or before a crash or a failed
+                // signing) may have landed before its answer was lost: names are never reused.
                 guard try await storedSize(of: name, client: client) == size else { throw SupabaseError.duplicate(message) }
             }
         }

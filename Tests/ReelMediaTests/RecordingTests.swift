@@ -54,6 +54,17 @@ import ReelTestSupport
         #expect(third > first + 3, "the third frame (\(third) dB) and not the first (\(first) dB)")
     }
 
+    @Test func aFrameAfterFinishIsRefusedWithoutHarm() throws {
+        let scratch = try ScratchFolder()
+        let output = scratch.file("closed.mp4")
+        let recording = try Recording(spoolPath: output + ".spool", settings: EncoderSettings(preset: "ultrafast"))
+        let frame = try Fixtures.bytes(Fixtures.hd720Frames[0])
+        try recording.append(jpeg: frame)
+        _ = try recording.finish(to: output)
+        #expect(throws: MediaError.recordingFinished) { try recording.append(jpeg: frame) }
+        #expect(try Probe(output).frames == 1)
+    }
+
     @Test func aPictureDecodedFromAFinishedMP4MatchesItsSourceFrame() throws {
         let scratch = try ScratchFolder()
         let output = scratch.file("still.mp4")

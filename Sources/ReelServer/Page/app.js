@@ -16,6 +16,8 @@ function askForToken(problem) {
       const dialog = $("token-dialog");
       $("token-problem").textContent = problem;
       $("token-input").value = "";
+      // The page cannot work without the token: Esc does not dismiss the question.
+      dialog.addEventListener("cancel", (event) => event.preventDefault(), { once: true });
       dialog.addEventListener("close", () => {
         token = $("token-input").value.trim();
         sessionStorage.setItem("reel.token", token);
@@ -28,14 +30,16 @@ function askForToken(problem) {
   return asking;
 }
 
-/** fetch with the token; a 401 asks for it (again) and retries. */
+/** fetch with the token; a 401 asks for it (again) and retries. A 401 to a
+ *  request sent before a new token was given just retries with the new one. */
 async function api(path, options = {}) {
   for (;;) {
+    const used = token;
     const headers = new Headers(options.headers || {});
-    if (token) headers.set("Authorization", `Bearer ${token}`);
+    if (used) headers.set("Authorization", `Bearer ${used}`);
     const response = await fetch(path, { ...options, headers });
     if (response.status !== 401) return response;
-    await askForToken(token ? "That token was refused." : "");
+    if (token === used) await askForToken(used ? "That token was refused." : "");
   }
 }
 
@@ -142,8 +146,17 @@ function render(recordings, total, append) {
   }
 }
 
-/** Loads the first page again, as many entries as are shown, or the next page. */
-async function loadRecordings({ more = false } = {}) {
+let loading = Promise.resolve();
+
+/** Loads the first page again, as many entries as are shown, or the next page;
+ *  one load at a time, so a late answer never undoes a newer one. */
+function loadRecordings(options) {
+  const run = loading.then(() => loadPage(options));
+  loading = run.catch(() => {});
+  return run;
+}
+
+async function loadPage({ more = false } = {}) {
   const limit = more ? PAGE_SIZE : Math.min(500, Math.max(PAGE_SIZE, list.loaded));
   const query = new URLSearchParams({ limit });
   if (more && list.next) query.set("before", list.next);
@@ -237,7 +250,14 @@ async function startRecording() {
   $("screen-hint").hidden = true;
   camera.hidden = false;
   camera.srcObject = recorder.stream;
-  await camera.play();
+  try {
+    await camera.play();
+  } catch (error) {
+    say(`The camera does not play: ${error.message}`, "error");
+    stopCamera();
+    $("record").disabled = false;
+    return;
+  }
 
   try {
     const created = await json(await api("/video/create_video"));
@@ -327,17 +347,28 @@ function finishOnLeave() {
   if (!recorder.active) return;
   recorder.active = false;
   clearInterval(recorder.timer);
+  clearInterval(recorder.clock);
   const headers = token ? { Authorization: `Bearer ${token}` } : {};
   fetch(`/video/finish_video?id=${encodeURIComponent(recorder.id)}`, { keepalive: true, headers });
+  // Left ready to record again, should the browser bring this page back from its cache.
+  stopCamera();
+  $("stop").disabled = true;
+  $("record").disabled = false;
+  $("size").disabled = $("fps").disabled = false;
+  say("");
 }
 
 // --- start -----------------------------------------------------------------
 
 window.addEventListener("pagehide", finishOnLeave);
-
+window.addEventListener("pageshow", (event) => { if (event.persisted) refresh(); });
 $("record").addEventListener("click", startRecording);
 $("stop").addEventListener("click", stopRecording);
-$("more").addEventListener("click", () => loadRecordings({ more: true }).catch((error) => say(error.message, "error")));
+$("more").addEventListener("click", () => loadRecordings({ more: true }).catch((error) => {
+  // The page's last recording may be gone: start the list again.
+  say(`Cannot show more: ${error.message}`, "error");
+  refresh();
+}));
 if (!navigator.mediaDevices?.getUserMedia) {
   $("record").disabled = true;
   say("This browser cannot record here: the camera needs HTTPS or localhost.");
