@@ -66,14 +66,15 @@ actor Recorder {
     static func pendingFolder(in spool: String) -> String { (spool as NSString).appendingPathComponent("pending") }
     private func pendingVideo(_ id: String) -> String { Self.pendingFolder(in: spool) + "/\(id).mp4" }
 
-    func create() throws -> RecordingSession {
+    /// Starts a recording; `timing` (constant or arrival) overrides the server's for this one.
+    func create(timing: EncoderSettings.Timing? = nil) throws -> RecordingSession {
         guard active.count < settings.limits.maxRecordings else {
             throw APIError(.tooManyRequests, "\(active.count) recordings are in progress, the limit; finish one first")
         }
         let id = UUID().uuidString.lowercased()
         let session: RecordingSession
         do {
-            session = try RecordingSession(id: id, settings: settings, observer: metrics.encoderObserver)
+            session = try RecordingSession(id: id, settings: settings, timing: timing, observer: metrics.encoderObserver)
         } catch {
             throw APIError(.internalServerError, "cannot start a recording: \(error)")
         }

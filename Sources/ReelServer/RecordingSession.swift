@@ -20,8 +20,12 @@ final class RecordingSession: @unchecked Sendable {
     /// Set when finish begins: a frame still on its way is refused, never appended after.
     private var finishing = false
 
-    init(id: String, settings: ServerSettings, observer: EncoderObserver = EncoderObserver()) throws {
+    /// `timing` overrides the server's frame timing for this recording alone.
+    init(id: String, settings: ServerSettings, timing: EncoderSettings.Timing? = nil,
+         observer: EncoderObserver = EncoderObserver()) throws {
         self.id = id
+        var settings = settings
+        if let timing { settings.encoder.timing = timing }
         self.settings = settings
         spoolPath = (settings.spoolDirectory as NSString).appendingPathComponent("\(id).spool.mp4")
         recording = try Recording(spoolPath: spoolPath, settings: settings.encoder, fit: settings.fit,

@@ -25,8 +25,18 @@ struct VideoController<Context: RequestContext> {
         group.get("recordings/:id/thumbnail.jpg", use: thumbnail)
     }
 
+    /// `?timing=arrival` gives this recording's frames the time they were taken
+    /// (`X-Reel-Timestamp`) instead of 1/fps each: a sender that drops frames,
+    /// as the web page does, still makes a video as long as the recording was.
     @Sendable func create(_ request: Request, context: Context) async throws -> JSONAnswer {
-        let session = try await recorder.create()
+        var timing: EncoderSettings.Timing?
+        if let text = request.uri.queryParameters.get("timing") {
+            guard let value = EncoderSettings.Timing(rawValue: String(text)) else {
+                throw APIError(.badRequest, "timing must be constant or arrival")
+            }
+            timing = value
+        }
+        let session = try await recorder.create(timing: timing)
         return .success(["id": .string(session.id)])
     }
 

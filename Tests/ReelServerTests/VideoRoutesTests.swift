@@ -51,6 +51,33 @@ import Testing
         }
     }
 
+    @Test func aRecordingCanAskForArrivalTimingForItself() async throws {
+        let app = try await testApplication(testSettings(scratch))
+        try await app.test(.router) { client in
+            let id = try await client.execute(uri: "/video/create_video?timing=arrival", method: .get) { json($0)["id"] as? String }
+            // Four frames taken 250 ms apart: 1 s of video, where constant timing would give 4/27 s.
+            for index in 0..<4 {
+                let response = try await client.upload(Fixtures.hd720Frames[index % 3], id: id,
+                    headers: [VideoController<BasicRequestContext>.timestampHeader: String(5000 + index * 250)])
+                #expect(response.status == .ok)
+            }
+            let answer = try await client.execute(uri: "/video/finish_video?id=\(id ?? "")", method: .get) { json($0) }
+            #expect(abs((answer["duration"] as? Double ?? 0) - 1.0) < 0.01, "\(answer)")
+            // The server's own timing stays for the others.
+            let other = try await client.createRecording()
+            try await client.upload(Fixtures.hd720Frames[0], id: other,
+                                    headers: [VideoController<BasicRequestContext>.timestampHeader: "9000"])
+            try await client.upload(Fixtures.hd720Frames[1], id: other,
+                                    headers: [VideoController<BasicRequestContext>.timestampHeader: "19000"])
+            let constant = try await client.execute(uri: "/video/finish_video?id=\(other)", method: .get) { json($0) }
+            #expect(abs((constant["duration"] as? Double ?? 0) - 2.0 / 27) < 0.002)
+            try await client.execute(uri: "/video/create_video?timing=sometimes", method: .get) { response in
+                #expect(response.status == .badRequest)
+                #expect(message(response) == "timing must be constant or arrival")
+            }
+        }
+    }
+
     @Test func withoutAnIdFramesGoToTheMostRecentRecording() async throws {
         let app = try await testApplication(testSettings(scratch))
         try await app.test(.router) { client in

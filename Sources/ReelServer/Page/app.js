@@ -260,7 +260,9 @@ async function startRecording() {
   }
 
   try {
-    const created = await json(await api("/video/create_video"));
+    // Arrival timing: a dropped frame leaves the one before on screen longer,
+    // so the video lasts as long as the recording did.
+    const created = await json(await api("/video/create_video?timing=arrival"));
     recorder.id = created.id;
   } catch (error) {
     say(`The server did not start a recording: ${error.message}`, "error");
