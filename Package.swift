@@ -46,7 +46,7 @@ let package = Package(
             pkgConfig: "libv4l2",
             providers: [.apt(["libv4l-dev"])]
         ),
-        .target(name: "ReelCapture", dependencies: ["CTurboJPEG", "CV4L2", "ReelHTTP", "ReelMedia"]),
+        .target(name: "ReelCapture", dependencies: ["CV4L2", "ReelHTTP", "ReelMedia"]),
         .target(name: "ReelStorage", dependencies: ["ReelHTTP", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "ReelServer",

@@ -32,7 +32,7 @@ import requests
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REEL = os.path.join(ROOT, ".build", "release", "reel")
 sys.path.insert(0, os.path.join(ROOT, "Tests", "Live"))
-from test_page import new_browser  # noqa: E402  (the tests' browser settings)
+from test_page import new_browser, open_page  # noqa: E402  (the tests' browser and page loading)
 from selenium.webdriver.common.by import By  # noqa: E402
 
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
@@ -105,12 +105,7 @@ def first_render(folder, count, browser):
                   f"{len(r.content):,} bytes")
         renders = []
         for _ in range(6):
-            browser.get(server.base + "/")
-            deadline = time.monotonic() + 30
-            while not browser.execute_script("return document.body.dataset.listRendered === 'true'"):
-                if time.monotonic() > deadline:
-                    raise SystemExit("the list never rendered")
-                time.sleep(0.01)
+            open_page(browser, server)
             renders.append(browser.execute_script(
                 "return performance.getEntriesByName('reel:list-rendered')[0].startTime"))
             cards = len(browser.find_elements(By.CSS_SELECTOR, ".card"))
@@ -124,9 +119,7 @@ def first_render(folder, count, browser):
 def recorder_fps(folder, browser, seconds, size):
     server = Server(folder)
     try:
-        browser.get(server.base + "/")
-        while not browser.execute_script("return document.body.dataset.listRendered === 'true'"):
-            time.sleep(0.01)
+        open_page(browser, server)
         browser.execute_script("document.getElementById('size').value = arguments[0]", size)
         browser.find_element(By.ID, "record").click()
         while not browser.find_element(By.ID, "stop").is_enabled():

@@ -1,4 +1,4 @@
-import CTurboJPEG
+import ReelMedia
 
 /// JPEG-codes raw YUYV (YUV 4:2:2, packed) camera frames with libjpeg-turbo:
 /// the packed samples are split into Y, Cb and Cr planes and compressed from
@@ -11,14 +11,11 @@ public final class YUYVEncoder {
 
     public let width: Int
     public let height: Int
-    public let quality: Int
-    private let handle: tjhandle
+    public var quality: Int { jpeg.quality }
+    private let jpeg: JPEGEncoder
     private var luma: [UInt8]
     private var blue: [UInt8]
     private var red: [UInt8]
-    /// libjpeg-turbo's worst case for this size, allocated once.
-    private let output: UnsafeMutablePointer<UInt8>
-    private let outputCapacity: UInt
 
     public init(width: Int, height: Int, quality: Int = 85) throws {
         guard width > 0, height > 0, width.isMultiple(of: 2) else {
@@ -26,19 +23,10 @@ public final class YUYVEncoder {
         }
         self.width = width
         self.height = height
-        self.quality = min(100, max(1, quality))
-        // tjInitCompress fails only when malloc does.
-        handle = tjInitCompress()!
+        jpeg = JPEGEncoder(quality: quality)
         luma = [UInt8](repeating: 0, count: width * height)
         blue = [UInt8](repeating: 0, count: width / 2 * height)
         red = [UInt8](repeating: 0, count: width / 2 * height)
-        outputCapacity = tjBufSize(Int32(width), Int32(height), Int32(TJSAMP_422.rawValue))
-        output = tjAlloc(Int32(outputCapacity))
-    }
-
-    deinit {
-        tjFree(output)
-        tjDestroy(handle)
     }
 
     /// Encodes one frame; `stride` is the bytes per line the driver reported (`bytesperline`).
@@ -48,21 +36,19 @@ public final class YUYVEncoder {
             throw Failure(message: "a \(width)x\(height) YUYV frame needs \(lineBytes * height) bytes, got \(yuyv.count)")
         }
         deinterleave(yuyv, lineBytes: lineBytes)
-        var size = outputCapacity
-        var destination: UnsafeMutablePointer<UInt8>? = output
-        let result = luma.withUnsafeBufferPointer { y in
-            blue.withUnsafeBufferPointer { u in
-                red.withUnsafeBufferPointer { v in
-                    var planes: [UnsafePointer<UInt8>?] = [y.baseAddress, u.baseAddress, v.baseAddress]
-                    var strides: [Int32] = [Int32(width), Int32(width / 2), Int32(width / 2)]
-                    return tjCompressFromYUVPlanes(handle, &planes, Int32(width), &strides, Int32(height),
-                                                   Int32(TJSAMP_422.rawValue), &destination, &size,
-                                                   Int32(quality), TJFLAG_NOREALLOC)
+        do {
+            return try luma.withUnsafeBufferPointer { y in
+                try blue.withUnsafeBufferPointer { u in
+                    try red.withUnsafeBufferPointer { v in
+                        try jpeg.compress(planes: [y.baseAddress!, u.baseAddress!, v.baseAddress!],
+                                          strides: [width, width / 2, width / 2], width: width, height: height,
+                                          sampling: .yuv422)
+                    }
                 }
             }
+        } catch MediaError.jpegEncoding(let reason) {
+            throw Failure(message: reason)
         }
-        guard result == 0 else { throw Failure(message: String(cString: tjGetErrorStr2(handle))) }
-        return Array(UnsafeBufferPointer(start: output, count: Int(size)))
     }
 
     /// Y0 U Y1 V, Y2 U Y3 V… into three planes.

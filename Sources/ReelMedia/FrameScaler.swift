@@ -69,21 +69,25 @@ public struct Placement: Equatable, Sendable {
 
 private func evenDown(_ value: Int) -> Int { value & ~1 }
 
-/// Converts a decoded JPEG picture of any sampling and size to the encoder's
-/// YUV 4:2:0 picture with libswscale, full range in, the output's range out.
+/// Converts a picture of any sampling, size and range (a decoded JPEG, or a
+/// video frame for a thumbnail) to a YUV 4:2:0 picture in the output's range
+/// with libswscale.
 final class FrameScaler {
     private struct Key: Equatable {
-        var source: PixelRect, sourceFormat: AVPixelFormat, destination: PixelRect
+        var source: PixelRect, sourceFormat: AVPixelFormat, sourceIsFullRange: Bool, destination: PixelRect
     }
 
     private var context: OpaquePointer?
     private var key: Key?
     let mode: FitMode
     let outputRange: ColorRange
+    /// libswscale's filter: bicubic for frames, area averaging for large reductions.
+    let filter: Int32
 
-    init(mode: FitMode, outputRange: ColorRange) {
+    init(mode: FitMode, outputRange: ColorRange, filter: Int32 = SWS_BICUBIC) {
         self.mode = mode
         self.outputRange = outputRange
+        self.filter = filter
     }
 
     deinit { sws_freeContext(context) }
@@ -91,6 +95,7 @@ final class FrameScaler {
     func scale(_ picture: VideoFrame, into output: VideoFrame) throws {
         let placement = Placement(from: picture.size, to: output.size, mode: mode)
         let context = try context(for: Key(source: placement.source, sourceFormat: picture.pixelFormat,
+                                           sourceIsFullRange: picture.frame.pointee.color_range == AVCOL_RANGE_JPEG,
                                            destination: placement.destination))
         if placement.leavesBorders { output.fillBlack() }
 
@@ -123,15 +128,15 @@ final class FrameScaler {
         guard let created = sws_getContext(
             Int32(wanted.source.width), Int32(wanted.source.height), wanted.sourceFormat,
             Int32(wanted.destination.width), Int32(wanted.destination.height), AV_PIX_FMT_YUV420P,
-            SWS_BICUBIC, nil, nil, nil)
+            filter, nil, nil, nil)
         else {
             throw MediaError.ffmpeg(function: "sws_getContext", code: CFFmpeg_AVERROR(EINVAL),
                                     message: "cannot scale \(wanted.source.width)x\(wanted.source.height)")
         }
-        // JPEG is full range; the output is whatever the encoder was told.
+        // JPEG is full range, a video frame usually limited; the output is what the caller asked for.
         let coefficients = sws_getCoefficients(SWS_CS_ITU601)
-        sws_setColorspaceDetails(created, coefficients, 1, coefficients, outputRange == .full ? 1 : 0,
-                                 0, 1 << 16, 1 << 16)
+        sws_setColorspaceDetails(created, coefficients, wanted.sourceIsFullRange ? 1 : 0, coefficients,
+                                 outputRange == .full ? 1 : 0, 0, 1 << 16, 1 << 16)
         context = created
         key = wanted
         return created

@@ -8,7 +8,6 @@ import ReelMedia
 /// bootstrapped globally: a server, or a test, owns its registry.
 struct ServerMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
-    private let factory: PrometheusMetricsFactory
 
     let recordingsActive: Meter
     let framesReceived: CoreMetrics.Counter
@@ -20,6 +19,7 @@ struct ServerMetrics: Sendable {
     let uploadsSucceeded: CoreMetrics.Counter
     let uploadsFailed: CoreMetrics.Counter
     let uploadsPending: Meter
+    private let refused: [RefusalReason: CoreMetrics.Counter]
 
     init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -27,7 +27,6 @@ struct ServerMetrics: Sendable {
         // A 720p frame takes 5–40 ms in x264; the default buckets start at 5 ms.
         factory.durationHistogramBuckets["reel_frame_encode_seconds"] =
             [1, 2, 5, 10, 15, 20, 30, 40, 60, 100, 250].map { .milliseconds($0) }
-        self.factory = factory
         recordingsActive = Meter(label: "reel_recordings_active", factory: factory)
         framesReceived = Counter(label: "reel_frames_received_total", factory: factory)
         framesEncoded = Counter(label: "reel_frames_encoded_total", factory: factory)
@@ -38,14 +37,14 @@ struct ServerMetrics: Sendable {
         uploadsSucceeded = Counter(label: "reel_uploads_total", dimensions: [("result", "succeeded")], factory: factory)
         uploadsFailed = Counter(label: "reel_uploads_total", dimensions: [("result", "failed")], factory: factory)
         uploadsPending = Meter(label: "reel_uploads_pending", factory: factory)
-        // Every reason shows from the start, at zero, so a graph has a line before the first refusal.
-        for reason in RefusalReason.allCases { framesRefused(reason).increment(by: 0) }
+        // Every reason is registered from the start, at zero, so a graph has a line before the first refusal.
+        refused = Dictionary(uniqueKeysWithValues: RefusalReason.allCases.map { reason in
+            (reason, Counter(label: "reel_frames_refused_total", dimensions: [("reason", reason.rawValue)], factory: factory))
+        })
     }
 
     /// Frames turned away, by why.
-    func framesRefused(_ reason: RefusalReason) -> CoreMetrics.Counter {
-        Counter(label: "reel_frames_refused_total", dimensions: [("reason", reason.rawValue)], factory: factory)
-    }
+    func framesRefused(_ reason: RefusalReason) -> CoreMetrics.Counter { refused[reason]! }
 
     /// What each recording's encoder reports, counted here.
     var encoderObserver: EncoderObserver {

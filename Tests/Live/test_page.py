@@ -77,10 +77,14 @@ def counter(samples, name: str, **labels) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def wait_for_list(browser, what: str = "the list of recordings to render"):
+    poll(lambda: browser.execute_script("return document.body.dataset.listRendered === 'true'"), 30, what=what)
+
+
 def open_page(browser, srv):
+    """Opens the page of a server (anything with a `base` URL) and waits for its list."""
     browser.get(srv.base + "/")
-    poll(lambda: browser.execute_script("return document.body.dataset.listRendered === 'true'"),
-         20, what="the list of recordings to render")
+    wait_for_list(browser)
 
 
 def text(browser, element_id: str) -> str:
@@ -229,16 +233,14 @@ def test_the_page_asks_for_the_token_once_and_keeps_it_for_the_tab(server, brows
     poll(lambda: text(browser, "token-problem") == "That token was refused.", 20, what="the refusal")
     browser.find_element(By.ID, "token-input").send_keys("page-secret")
     dialog.find_element(By.CSS_SELECTOR, "button").click()
-    poll(lambda: browser.execute_script("return document.body.dataset.listRendered === 'true'"), 20,
-         what="the list after the token")
+    wait_for_list(browser, "the list after the token")
     card = browser.find_element(By.CSS_SELECTOR, ".card[data-state='stored']")
     poll(lambda: browser.execute_script("return arguments[0].querySelector('img').naturalWidth", card) == 320, 20,
          what="the thumbnail, fetched with the token")
 
     # Kept for the tab: a reload does not ask again.
     browser.refresh()
-    poll(lambda: browser.execute_script("return document.body.dataset.listRendered === 'true'"), 20,
-         what="the list after a reload")
+    wait_for_list(browser, "the list after a reload")
     assert browser.find_element(By.ID, "token-dialog").get_attribute("open") is None
     card = browser.find_element(By.CSS_SELECTOR, ".card .play")
     card.click()
