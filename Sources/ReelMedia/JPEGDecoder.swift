@@ -25,15 +25,29 @@ public struct JPEGInfo: Equatable, Sendable {
 
 /// Decodes JPEG frames with libjpeg-turbo straight into planar YUV: a JPEG already
 /// is YCbCr, so going through RGB would be wasted work.
+///
+/// libjpeg-turbo 2.1 leaves its handle mid-stream when a header fails to parse
+/// (the next frame then reads as "two SOI markers"): after any error the handle
+/// is replaced, so one bad frame never refuses the frames after it.
 final class JPEGDecoder {
-    private let handle: tjhandle
+    private var handle: tjhandle
 
     init() {
-        // tjInitDecompress fails only when malloc does.
-        handle = tjInitDecompress()!
+        handle = Self.newHandle()
     }
 
     deinit { tjDestroy(handle) }
+
+    /// tjInitDecompress fails only when malloc does.
+    private static func newHandle() -> tjhandle { tjInitDecompress()! }
+
+    /// Refuses the frame with libjpeg-turbo's message and starts the next one on a clean handle.
+    private func corrupt() -> MediaError {
+        let error = MediaError.corruptJPEG(reason: lastError)
+        tjDestroy(handle)
+        handle = Self.newHandle()
+        return error
+    }
 
     func readHeader(_ jpeg: UnsafeRawBufferPointer) throws -> JPEGInfo {
         guard !jpeg.isEmpty else { throw MediaError.empty }
@@ -42,7 +56,10 @@ final class JPEGDecoder {
         let bytes = jpeg.bindMemory(to: UInt8.self)
         guard tjDecompressHeader3(handle, bytes.baseAddress, UInt(bytes.count),
                                   &width, &height, &subsampling, &colorspace) == 0 else {
-            throw MediaError.corruptJPEG(reason: lastError)
+            throw corrupt()
+        }
+        guard width > 0, height > 0 else {
+            throw MediaError.corruptJPEG(reason: "the header gives a \(width)x\(height) picture")
         }
         switch UInt32(colorspace) {
         case TJCS_CMYK.rawValue: throw MediaError.unsupportedJPEG(kind: "CMYK colour space")
@@ -72,7 +89,7 @@ final class JPEGDecoder {
         let result = tjDecompressToYUVPlanes(handle, bytes.baseAddress, UInt(bytes.count), &planes,
                                              Int32(picture.size.width), &strides, Int32(picture.size.height),
                                              TJFLAG_STOPONWARNING)
-        guard result == 0 else { throw MediaError.corruptJPEG(reason: lastError) }
+        guard result == 0 else { throw corrupt() }
     }
 
     private var lastError: String { String(cString: tjGetErrorStr2(handle)) }

@@ -359,3 +359,146 @@ def mean_saturation(frame: bytes) -> float:
         px = frame[i:i + 3]
         total += max(px) - min(px)
     return total / (len(frame) // 3)
+
+
+# --- recordings by id, stored files, processes, raw sockets, small disks ----------
+
+
+def recording_status(srv: ReelServer, rid: str) -> dict:
+    """`GET /video/recordings/<id>`: where one recording stands."""
+    r = requests.get(srv.url(f"/video/recordings/{rid}"), headers=srv.headers(), timeout=10)
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    return r.json()
+
+
+def wait_stored(srv: ReelServer, rid: str, timeout: float) -> dict:
+    """Polls the recording's status until it is `stored`; returns that status.
+
+    A `failed` recording will never be stored: that fails at once.
+    """
+    def stored():
+        status = recording_status(srv, rid)
+        assert status["state"] != "failed", f"recording {rid} failed: {status}"
+        return status if status["state"] == "stored" else None
+    return poll(stored, timeout=timeout, interval=0.2, what=f"recording {rid} to be stored")
+
+
+def stored_path(srv: ReelServer, status: dict) -> Path:
+    """The file in the storage folder that a stored recording's `video url` names."""
+    name = status["video url"].rsplit("/", 1)[1].split("?", 1)[0]
+    return srv.storage_dir / name
+
+
+def free_bytes(path: Path) -> int:
+    """Bytes an unprivileged writer may still use on the filesystem of `path`."""
+    stats = os.statvfs(path)
+    return stats.f_bavail * stats.f_frsize
+
+
+def proc_status_kb(pid: int, name: str) -> int | None:
+    """A field of /proc/<pid>/status in kB (`VmRSS`, `VmHWM`), or None once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def read_http_response(sock: socket.socket, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 response from a raw socket: (status, lower-cased headers, body).
+
+    Reads a Content-Length or chunked body; raises socket.timeout when the
+    response does not arrive within `timeout`.
+    """
+    deadline = time.monotonic() + timeout
+    data = b""
+
+    def more() -> None:
+        nonlocal data
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f"connection closed in the middle of a response: {data[:300]!r}")
+        data += chunk
+
+    while b"\r\n\r\n" not in data:
+        more()
+    head, _, data = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        key, _, value = line.partition(":")
+        headers[key.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = b""
+        while True:
+            while b"\r\n" not in data:
+                more()
+            size_line, _, data = data.partition(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            while len(data) < size + 2:
+                more()
+            body, data = body + data[:size], data[size + 2:]
+            if size == 0:
+                return status, headers, body
+    length = int(headers.get("content-length", "0"))
+    while len(data) < length:
+        more()
+    return status, headers, data[:length]
+
+
+def seconds_until_closed(sock: socket.socket, since: float, timeout: float) -> float | None:
+    """Reads (and drops) whatever arrives until the peer closes the connection.
+
+    Returns the seconds from `since` (a time.monotonic()) to the close (EOF or
+    reset), or None if the connection is still open `timeout` seconds after `since`.
+    """
+    deadline = since + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        sock.settimeout(remaining)
+        try:
+            if not sock.recv(65536):
+                return time.monotonic() - since
+        except socket.timeout:
+            return None
+        except (ConnectionResetError, BrokenPipeError):
+            return time.monotonic() - since
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """Factory: `tmpfs("64m")` mounts a tmpfs of that size and returns its folder.
+
+    A real filesystem that really fills up. Needs root (the test is skipped
+    otherwise, or when the mount fails); everything mounted is unmounted at
+    teardown. Ask for this fixture before `server`, so the servers are killed
+    before their disk goes away.
+    """
+    mounted: list[Path] = []
+
+    def mount(size: str) -> Path:
+        if os.geteuid() != 0:
+            pytest.skip("mounting a tmpfs needs root")
+        folder = tmp_path / f"tmpfs{len(mounted) + 1}"
+        folder.mkdir()
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {(r.stderr or r.stdout).strip()}")
+        mounted.append(folder)
+        return folder
+
+    try:
+        yield mount
+    finally:
+        for folder in reversed(mounted):
+            r = subprocess.run(["umount", str(folder)], capture_output=True, timeout=30)
+            if r.returncode != 0:  # still busy: detach it now, the kernel frees it when unused
+                subprocess.run(["umount", "-l", str(folder)], capture_output=True, timeout=30)

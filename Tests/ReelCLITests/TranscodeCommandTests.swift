@@ -48,6 +48,23 @@ import Testing
         #expect(probe.frames == 3 && probe.isFaststart)
     }
 
+    /// A frame refused by the header parser keeps no hold on the frames after it.
+    @Test func aFrameWithABrokenHeaderCostsOnlyItself() throws {
+        let good = try Fixtures.bytes("frame-1280x720-420-1.jpg")
+        let broken = try #require(JPEGMutations.all(of: good).first { $0.name == "sample precision 12" }).bytes
+        let frames = scratch + "/frames"
+        try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true)
+        for (index, bytes) in [good, broken, good, good].enumerated() {
+            try Data(bytes).write(to: URL(fileURLWithPath: frames + "/\(index).jpg"))
+        }
+        let output = scratch + "/out.mp4"
+        let result = try runReel(["transcode", frames, "-o", output])
+        #expect(result.status == 0, "\(result.errors)")
+        #expect(result.text.contains("3 frames") && result.text.contains("1 skipped"), "\(result.text)")
+        #expect(result.errors.contains("1.jpg: corrupt JPEG"), "\(result.errors)")
+        #expect(try Probe(output).frames == 3)
+    }
+
     @Test func noUsableFrameExitsWithAnError() throws {
         let frames = scratch + "/bad"
         try copyFixtures(["truncated.jpg", "empty.jpg", "corrupt-scan.jpg"], to: frames)

@@ -85,6 +85,21 @@ import ReelTestSupport
         #expect(picture.size == .hd720)
     }
 
+    /// A frame refused in the header parser once left libjpeg-turbo's handle
+    /// mid-stream and every later frame was refused too.
+    @Test func noBrokenFrameHarmsTheNextGoodOne() throws {
+        let good = try Fixtures.bytes("frame-1280x720-420-1.jpg")
+        let decoder = FrameDecoder()
+        for (name, bytes) in JPEGMutations.all(of: good) {
+            do {
+                _ = try decoder.decode(bytes)
+            } catch let error as MediaError {
+                #expect(error.refusesOnlyTheFrame, "\(name): \(error)")
+            }
+            #expect(throws: Never.self, "the good frame after \(name)") { _ = try decoder.decode(good) }
+        }
+    }
+
     @Test func framesOverTheSizeLimitAreRefusedBeforeDecoding() throws {
         let decoder = FrameDecoder(maxSize: .hd720)
         #expect(throws: MediaError.tooLarge(width: 1920, height: 1080, maxWidth: 1280, maxHeight: 720)) {
