@@ -10,22 +10,42 @@ public enum MP4Remuxer {
     @discardableResult
     public static func faststart(from input: String, to output: String) throws -> VideoSummary {
         let samples = try SpoolFile.cutIncompleteTail(path: input)
+        return try join([Part(path: input)], to: output, samples: samples)
+    }
+
+    /// A run of packets to copy: the file's first `packets` (all when nil), the
+    /// first of them a keyframe that shows at `startPTS` ticks of `timeBase`.
+    struct Part {
+        var path: String
+        var packets: Int?
+        var startPTS: Int64 = 0
+        var timeBase = AVRational(num: 1, den: 1)
+    }
+
+    /// Copies the parts one after another into one faststart MP4; each part's
+    /// times are moved so its first frame shows at its `startPTS`. Parts must
+    /// share their codec parameters (made by the same encoder settings).
+    static func join(_ parts: [Part], to output: String, samples: Int) throws -> VideoSummary {
         // With room kept for the moov at the front, the muxer writes the file
         // once; without, faststart moves every byte a second time. The estimate
         // is generous (the sample tables need at most ~20 bytes a sample); if it
         // still falls short, the second pass is the fallback.
         do {
-            return try remux(from: input, to: output, reservedMoovBytes: 8192 + 40 * samples)
+            return try remux(parts, to: output, reservedMoovBytes: 8192 + 40 * samples)
         } catch MediaError.ffmpeg(let function, let code, _) where function == "av_write_trailer" && code == CFFmpeg_AVERROR(EINVAL) {
             try? FileManager.default.removeItem(atPath: output)
-            return try remux(from: input, to: output, reservedMoovBytes: nil)
+            return try remux(parts, to: output, reservedMoovBytes: nil)
         }
     }
 
-    private static func remux(from input: String, to output: String, reservedMoovBytes: Int?) throws -> VideoSummary {
-        let reader = try PacketReader(path: input)
-        // Read the first packet before creating the output, so an empty spool leaves no file behind.
-        guard try reader.next() else { throw MediaError.noFrames }
+    private static func remux(_ parts: [Part], to output: String, reservedMoovBytes: Int?) throws -> VideoSummary {
+        var readers: [(PacketReader, Part)] = []
+        for part in parts {
+            let reader = try PacketReader(path: part.path)
+            // Read the first packet before creating the output, so an empty spool leaves no file behind.
+            if try reader.next() { readers.append((reader, part)) }
+        }
+        guard let (first, _) = readers.first else { throw MediaError.noFrames }
 
         var writer: UnsafeMutablePointer<AVFormatContext>?
         try check(avformat_alloc_output_context2(&writer, nil, "mp4", output), "avformat_alloc_output_context2")
@@ -37,10 +57,10 @@ public enum MP4Remuxer {
         guard let target = avformat_new_stream(writer, nil) else {
             throw MediaError.ffmpeg(function: "avformat_new_stream", code: CFFmpeg_AVERROR(ENOMEM), message: "out of memory")
         }
-        try check(avcodec_parameters_copy(target.pointee.codecpar, reader.stream.pointee.codecpar), "avcodec_parameters_copy")
+        try check(avcodec_parameters_copy(target.pointee.codecpar, first.stream.pointee.codecpar), "avcodec_parameters_copy")
         target.pointee.codecpar.pointee.codec_tag = 0
-        target.pointee.time_base = reader.stream.pointee.time_base
-        target.pointee.avg_frame_rate = reader.stream.pointee.avg_frame_rate
+        target.pointee.time_base = first.stream.pointee.time_base
+        target.pointee.avg_frame_rate = first.stream.pointee.avg_frame_rate
 
         try check(avio_open(&writer.pointee.pb, output, AVIO_FLAG_WRITE), "avio_open")
         var options: OpaquePointer?
@@ -52,20 +72,31 @@ public enum MP4Remuxer {
         }
         try check(avformat_write_header(writer, &options), "avformat_write_header")
 
-        // The fragmented spool shifts everything so the first dts is not negative;
-        // start the picture at 0 again (the first packet, a keyframe, shows first)
-        // and let the muxer keep B-frame delay in an edit list.
-        let packet = reader.packet
-        let shift = packet.pointee.pts
-        repeat {
-            packet.pointee.pts -= shift
-            packet.pointee.dts -= shift
-            packet.pointee.stream_index = 0
-            packet.pointee.pos = -1
-            av_packet_rescale_ts(packet, reader.stream.pointee.time_base, target.pointee.time_base)
-            let written = av_interleaved_write_frame(writer, packet)
-            try check(written, "av_interleaved_write_frame")
-        } while try reader.next()
+        var lastDTS = Int64.min
+        for (reader, part) in readers {
+            // The fragmented spool shifts everything so the first dts is not negative;
+            // the first packet, a keyframe, shows at the part's start again, and the
+            // muxer keeps B-frame delay in an edit list.
+            let packet = reader.packet
+            let timeBase = reader.stream.pointee.time_base
+            let shift = packet.pointee.pts - av_rescale_q(part.startPTS, part.timeBase, timeBase)
+            var copied = 0
+            repeat {
+                packet.pointee.pts -= shift
+                packet.pointee.dts -= shift
+                packet.pointee.stream_index = 0
+                packet.pointee.pos = -1
+                av_packet_rescale_ts(packet, timeBase, target.pointee.time_base)
+                // Where two parts meet, decode times must still rise.
+                if packet.pointee.dts <= lastDTS {
+                    packet.pointee.dts = lastDTS + 1
+                    packet.pointee.pts = max(packet.pointee.pts, packet.pointee.dts)
+                }
+                lastDTS = packet.pointee.dts
+                try check(av_interleaved_write_frame(writer, packet), "av_interleaved_write_frame")
+                copied += 1
+            } while try copied < (part.packets ?? Int.max) && reader.next()
+        }
         try check(av_write_trailer(writer), "av_write_trailer")
         avio_closep(&writer.pointee.pb)
         return try probe(output)

@@ -23,12 +23,16 @@ public enum MediaError: Error, Equatable, Sendable {
     case jpegEncoding(reason: String)
     /// A frame came after the recording was finished.
     case recordingFinished
+    /// A write failed because the disk holding `path` is full.
+    case diskFull(path: String)
+    /// A file could not be opened, read or written; `message` is the system's reason.
+    case file(path: String, message: String)
 
     /// True for errors that concern only the frame that caused them.
     public var refusesOnlyTheFrame: Bool {
         switch self {
         case .empty, .notJPEG, .corruptJPEG, .unsupportedJPEG, .tooLarge, .recordingFinished: true
-        case .ffmpeg, .noFrames, .jpegEncoding: false
+        case .ffmpeg, .noFrames, .jpegEncoding, .diskFull, .file: false
         }
     }
 }
@@ -46,6 +50,8 @@ extension MediaError: CustomStringConvertible {
         case .noFrames: "no frames were encoded"
         case .jpegEncoding(let reason): "JPEG encoding failed: \(reason)"
         case .recordingFinished: "the recording is finished: it takes no more frames"
+        case .diskFull(let path): "cannot write \(path): the disk is full"
+        case let .file(path, message): "\(path): \(message)"
         }
     }
 }
@@ -55,6 +61,15 @@ extension MediaError: CustomStringConvertible {
 func check(_ result: Int32, _ function: String) throws -> Int32 {
     guard result < 0 else { return result }
     throw MediaError.ffmpeg(function: function, code: result, message: ffmpegMessage(result))
+}
+
+/// True for an FFmpeg error that says the disk is full.
+public func isDiskFull(_ error: Error) -> Bool {
+    switch error as? MediaError {
+    case .diskFull: true
+    case .ffmpeg(_, let code, _): code == CFFmpeg_AVERROR(ENOSPC) || code == CFFmpeg_AVERROR(EDQUOT)
+    default: false
+    }
 }
 
 func ffmpegMessage(_ code: Int32) -> String {

@@ -21,12 +21,20 @@ public struct EncoderObserver: Sendable {
 /// gets its error at once and nothing else changes; encoding runs behind it on
 /// the recording's own thread through a small bounded queue. When the encoder
 /// falls behind, `append` waits: frames are never dropped.
+///
+/// With a journal, each frame's JPEG is written to it before `append` returns:
+/// a frame accepted survives a killed process or an encoder that fails (a full
+/// disk), and `finish` (or `SpoolRestorer` after a crash) encodes it again.
 public final class Recording: @unchecked Sendable {
     public let spoolPath: String
     public let settings: EncoderSettings
     private let decoder: FrameDecoder
     private let encoder: VideoEncoder
     private let queue: EncodeQueue
+    private let journal: FrameJournal?
+    /// Appends run one at a time, so journal, clock and encoder see frames in one order.
+    private let appendLock = NSLock()
+    private var clock = FrameClock()
     private let decodeLock = NSLock()
     private var decodeTime = Duration.zero
     private var framesDecoded = 0
@@ -36,26 +44,43 @@ public final class Recording: @unchecked Sendable {
 
     public init(spoolPath: String, settings: EncoderSettings = EncoderSettings(), fit: FitMode = .fit,
                 maxFrameSize: FrameSize = FrameSize(width: 7680, height: 4320), queueCapacity: Int = 4,
-                observer: EncoderObserver = EncoderObserver()) throws {
+                journaled: Bool = false, observer: EncoderObserver = EncoderObserver()) throws {
         self.spoolPath = spoolPath
         self.settings = settings
         decoder = FrameDecoder(outputSize: settings.size, outputRange: settings.range, fit: fit, maxSize: maxFrameSize)
-        encoder = try VideoEncoder(path: spoolPath, settings: settings)
+        do {
+            journal = journaled ? try FrameJournal(folder: FrameJournal.folder(forSpool: spoolPath),
+                                                   settings: JournalSettings(settings, fit: fit)) : nil
+            encoder = try VideoEncoder(path: spoolPath, settings: settings)
+        } catch {
+            // Nothing half made stays behind: no empty spool for recovery to find.
+            try? FileManager.default.removeItem(atPath: spoolPath)
+            try? FileManager.default.removeItem(atPath: FrameJournal.folder(forSpool: spoolPath))
+            throw isDiskFull(error) ? MediaError.diskFull(path: spoolPath) : error
+        }
+        if let journal { encoder.onDurable = { journal.discard(before: $0) } }
         queue = EncodeQueue(encoder: encoder, capacity: queueCapacity, observer: observer)
     }
 
-    /// Decodes one JPEG frame and queues it for encoding. Frame errors
-    /// (`MediaError.refusesOnlyTheFrame`) leave the recording as it was.
+    /// Decodes one JPEG frame, journals it and queues it for encoding. Frame
+    /// errors (`MediaError.refusesOnlyTheFrame`) leave the recording as it was.
     public func append(jpeg: UnsafeRawBufferPointer, pts: Int64? = nil) throws {
-        let picture = try decodeLock.withLock {
-            let start = ContinuousClock.now
-            defer { decodeTime += ContinuousClock.now - start }
-            let picture = try decoder.decode(jpeg)
-            if framesDecoded == 0 || framesDecoded == settings.fps { thumbnailPicture = picture }
-            framesDecoded += 1
-            return picture
+        try appendLock.withLock {
+            let picture = try decodeLock.withLock {
+                let start = ContinuousClock.now
+                defer { decodeTime += ContinuousClock.now - start }
+                return try decoder.decode(jpeg)
+            }
+            try queue.checkRunning()
+            let time = clock.peek(pts, ticksPerFrame: settings.ticksPerFrame)
+            try journal?.append(jpeg: jpeg, pts: time)
+            clock.advance(pts, to: time)
+            decodeLock.withLock {
+                if framesDecoded == 0 || framesDecoded == settings.fps { thumbnailPicture = picture }
+                framesDecoded += 1
+            }
+            try queue.push(picture, pts: time)
         }
-        try queue.push(picture, pts: pts)
     }
 
     public func append(jpeg: [UInt8], pts: Int64? = nil) throws {
@@ -68,6 +93,9 @@ public final class Recording: @unchecked Sendable {
 
     /// Frames accepted so far.
     public var frameCount: Int { queue.pushed }
+
+    /// Bytes the journal has written (frames and headers); 0 without one.
+    public var journalBytes: Int { journal?.bytesWritten ?? 0 }
 
     /// Seconds the encoder spent on this recording's frames (flush included once finished).
     public var encodeSeconds: Double { queue.encodeSeconds }
@@ -82,17 +110,51 @@ public final class Recording: @unchecked Sendable {
         try decodeLock.withLock { try thumbnailPicture?.jpegThumbnail(width: width, quality: quality) }
     }
 
-    /// Encodes what is queued, closes the spool and writes the faststart MP4 to `output`.
-    /// The spool file is removed once the MP4 is written.
+    /// Encodes what is queued, closes the spool and writes the faststart MP4 to
+    /// `output`; spool and journal are removed once it is written. When the
+    /// encoder had failed, the journal's frames make up what the spool lacks.
+    /// When writing fails (a full disk), spool and journal stay for
+    /// `SpoolRestorer` to try again, and no partial `output` is left.
     public func finish(to output: String) throws -> VideoSummary {
-        try queue.finish()
-        guard encoder.framesEncoded > 0 else {
-            try? FileManager.default.removeItem(atPath: spoolPath)
+        let encoderFailure: Error?
+        do { try queue.finish(); encoderFailure = nil } catch { encoderFailure = error }
+        if encoderFailure == nil, encoder.framesEncoded == 0 {
+            discardFiles()
             throw MediaError.noFrames
         }
-        let summary = try MP4Remuxer.faststart(from: spoolPath, to: output)
+        if encoderFailure != nil, journal == nil { throw encoderFailure! }
+        do {
+            let summary = encoderFailure == nil ? try MP4Remuxer.faststart(from: spoolPath, to: output)
+                : try SpoolRestorer.restore(spool: spoolPath, to: output)
+            discardFiles()
+            return summary
+        } catch {
+            try? FileManager.default.removeItem(atPath: output)
+            throw isDiskFull(error) ? MediaError.diskFull(path: output) : error
+        }
+    }
+
+    private func discardFiles() {
         try? FileManager.default.removeItem(atPath: spoolPath)
-        return summary
+        journal?.remove()
+    }
+}
+
+/// Gives frames their presentation times: one tick after another, or the
+/// caller's times moved so the first frame is at 0 and each is after the last.
+struct FrameClock {
+    private var first: Int64?
+    private var last: Int64 = -1
+
+    /// The time the next frame gets, without taking it.
+    func peek(_ requested: Int64?, ticksPerFrame: Int64) -> Int64 {
+        guard let requested else { return last < 0 ? 0 : last + ticksPerFrame }
+        return max(requested - (first ?? requested), last + 1)
+    }
+
+    mutating func advance(_ requested: Int64?, to time: Int64) {
+        if first == nil, let requested { first = requested }
+        last = time
     }
 }
 
@@ -119,6 +181,14 @@ final class EncodeQueue: @unchecked Sendable {
         let thread = Thread { self.run() }
         thread.name = "reel-encoder"
         thread.start()
+    }
+
+    /// Throws the encoder's failure, or that the recording is finished.
+    func checkRunning() throws {
+        try condition.withLock {
+            if let failure { throw failure }
+            if closed { throw MediaError.recordingFinished }
+        }
     }
 
     func push(_ picture: VideoFrame, pts: Int64?) throws {

@@ -19,6 +19,9 @@ public struct VideoSummary: Equatable, Sendable {
 /// fragmented MP4 (`frag_keyframe+empty_moov`, a fragment at least every half second),
 /// so that a process killed mid-recording leaves a file that plays up to its last
 /// fragment. `finish()` flushes the encoder; `MP4Remuxer` then makes it faststart.
+///
+/// `durableFrames` says how many of the first frames are in fragments already
+/// handed to the kernel: a frame journal can let go of those.
 public final class VideoEncoder {
     public let settings: EncoderSettings
     public let path: String
@@ -31,6 +34,14 @@ public final class VideoEncoder {
     private var frameDuration: Int64
     private(set) public var framesEncoded = 0
     private var finished = false
+    /// The times of frames sent to x264, in order, until they are durable.
+    private var sentPTS: [Int64] = []
+    private var packetsWritten = 0
+    private var latestWrittenPTS = Int64.min
+    /// Frames 0..<durableFrames are in complete fragments in the file.
+    private(set) public var durableFrames = 0
+    /// Hears `durableFrames` each time it grows.
+    public var onDurable: (Int) -> Void = { _ in }
 
     public init(path: String, settings: EncoderSettings) throws {
         FFmpegLog.quiet()
@@ -120,6 +131,7 @@ public final class VideoEncoder {
         picture.frame.pointee.pts = next
         picture.frame.pointee.pict_type = AV_PICTURE_TYPE_NONE
         try check(avcodec_send_frame(codec, picture.frame), "avcodec_send_frame")
+        sentPTS.append(next)
         framesEncoded += 1
         try writePackets()
     }
@@ -134,6 +146,8 @@ public final class VideoEncoder {
         try writePackets()
         try check(av_write_trailer(muxer), "av_write_trailer")
         avio_closep(&muxer!.pointee.pb)
+        durableFrames = packetsWritten
+        onDurable(durableFrames)
         let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         let end = lastPTS < 0 ? 0 : lastPTS + frameDuration
         return VideoSummary(frames: framesEncoded, duration: Double(end) / Double(settings.timeScale), bytes: bytes)
@@ -149,11 +163,30 @@ public final class VideoEncoder {
             // needs its own duration, which is the latest frame's.
             packet.pointee.duration = frameDuration
             packet.pointee.stream_index = stream.pointee.index
+            let pts = packet.pointee.pts
             // The muxer picks its own time base in write_header: rescale to it.
             av_packet_rescale_ts(packet, codec!.pointee.time_base, stream.pointee.time_base)
+            let fileEnd = avio_tell(muxer!.pointee.pb)
             let written = av_interleaved_write_frame(muxer, packet)
             av_packet_unref(packet)
             try check(written, "av_interleaved_write_frame")
+            // Samples wait in memory until their fragment is written, in one go
+            // and flushed (AVFMT_FLAG_FLUSH_PACKETS): the file grew, so every
+            // packet before this one is on disk.
+            if avio_tell(muxer!.pointee.pb) > fileEnd { noteDurable() }
+            packetsWritten += 1
+            latestWrittenPTS = max(latestWrittenPTS, pts)
         }
+    }
+
+    /// Packets come in decode order; the first n of them are the first n frames
+    /// only when the latest time among them is the n-th frame's (B-frames are
+    /// written after the frame they lean on).
+    private func noteDurable() {
+        let settled = packetsWritten - durableFrames
+        guard settled > 0, settled <= sentPTS.count, latestWrittenPTS == sentPTS[settled - 1] else { return }
+        sentPTS.removeFirst(settled)
+        durableFrames = packetsWritten
+        onDurable(durableFrames)
     }
 }
