@@ -71,7 +71,7 @@ public final class Recording: @unchecked Sendable {
                 defer { decodeTime += ContinuousClock.now - start }
                 return try decoder.decode(jpeg)
             }
-            try queue.checkRunning()
+            try encoderStep { try queue.checkRunning() }
             let time = clock.peek(pts, ticksPerFrame: settings.ticksPerFrame)
             try journal?.append(jpeg: jpeg, pts: time)
             clock.advance(pts, to: time)
@@ -79,8 +79,13 @@ public final class Recording: @unchecked Sendable {
                 if framesDecoded == 0 || framesDecoded == settings.fps { thumbnailPicture = picture }
                 framesDecoded += 1
             }
-            try queue.push(picture, pts: time)
+            try encoderStep { try queue.push(picture, pts: time) }
         }
+    }
+
+    /// The encoder's failure for lack of space reads as the spool's disk being full.
+    private func encoderStep(_ step: () throws -> Void) throws {
+        do { try step() } catch where isDiskFull(error) { throw MediaError.diskFull(path: spoolPath) }
     }
 
     public func append(jpeg: [UInt8], pts: Int64? = nil) throws {

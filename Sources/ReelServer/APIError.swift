@@ -8,18 +8,31 @@ struct APIError: HTTPResponseError {
     let status: HTTPResponse.Status
     let message: String
     var extra: [String: JSONValue] = [:]
+    /// Set when the rest of the request is not worth reading (a body over the limit).
+    var closesConnection = false
 
-    init(_ status: HTTPResponse.Status, _ message: String, extra: [String: JSONValue] = [:]) {
+    init(_ status: HTTPResponse.Status, _ message: String, extra: [String: JSONValue] = [:],
+         closesConnection: Bool = false) {
         self.status = status
         self.message = message
         self.extra = extra
+        self.closesConnection = closesConnection
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         var fields = extra
         fields["status"] = .string("error")
         fields["message"] = .string(message)
-        return try JSONAnswer(fields: fields).response(status: status)
+        var response = try JSONAnswer(fields: fields).response(status: status)
+        if closesConnection { response.headers[.connection] = "close" }
+        return response
+    }
+
+    /// The disk is under `--min-free`: 507 with the figures.
+    init(_ error: LowDiskSpace) {
+        self.init(.insufficientStorage, "\(error); free space or lower --min-free",
+                  extra: ["free bytes": .int(error.bytesFree == Int.max ? -1 : error.bytesFree),
+                          "min free bytes": .int(error.minimum)])
     }
 
     /// The answer a refused frame gets.
@@ -33,9 +46,15 @@ struct APIError: HTTPResponseError {
             self.init(.contentTooLarge, "the frame is \(width)x\(height), larger than the limit \(maxWidth)x\(maxHeight)")
         case .noFrames: self.init(.conflict, "the recording has no frames")
         case .recordingFinished: self.init(.conflict, "the recording is finished; it takes no more frames")
-        case .ffmpeg, .jpegEncoding: self.init(.internalServerError, "encoding failed: \(error)")
+        case .diskFull(let path): self.init(.insufficientStorage, "cannot write \(path): the disk is full")
+        case .ffmpeg, .jpegEncoding, .file: self.init(.internalServerError, "encoding failed: \(error)")
         }
     }
+}
+
+extension HTTPResponse.Status {
+    /// 507: the server cannot store what the request needs (RFC 4918).
+    static var insufficientStorage: Self { .init(code: 507, reasonPhrase: "Insufficient Storage") }
 }
 
 /// A JSON value for answers whose keys are not Swift identifiers (`"video url"`).

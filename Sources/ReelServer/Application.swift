@@ -1,7 +1,9 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 import ReelStorage
 
 /// The router of `reel serve`: the web page at `/`, the old contract and the
@@ -16,10 +18,20 @@ func buildRouter(recorder: Recorder, settings: ServerSettings) -> Router<BasicRe
                        VideoController<BasicRequestContext>.timestampHeader],
         allowMethods: [.get, .post, .head, .options]
     ))
+    router.add(middleware: ErrorAnswers())
     if let token = settings.token {
         router.add(middleware: TokenMiddleware(token: token))
     }
+    // Liveness: the process answers. Readiness: it can take a recording now.
     router.get("healthz") { _, _ in JSONAnswer.success() }
+    router.get("readyz") { _, _ in
+        let reasons = await recorder.notReadyReasons()
+        guard reasons.isEmpty else {
+            throw APIError(.serviceUnavailable, reasons.joined(separator: "; "),
+                           extra: ["reasons": .array(reasons.map { .string($0) })])
+        }
+        return JSONAnswer.success()
+    }
     router.get("metrics") { _, _ in
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                  body: ResponseBody(byteBuffer: ByteBuffer(bytes: recorder.metrics.exposition())))
@@ -41,9 +53,20 @@ public func buildApplication(settings: ServerSettings, logger: Logger) async thr
     }
     let recorder = try Recorder(settings: settings, storage: storage, logger: logger)
     let router = buildRouter(recorder: recorder, settings: settings)
+    // Sockets may use the descriptors files leave: never all of them.
+    let descriptors = DescriptorLimit.raise()
+    let allowed = DescriptorLimit.connectionsAllowed(within: descriptors, recordings: settings.limits.maxRecordings)
+    let connections = min(settings.maxConnections ?? allowed, allowed)
+    if let asked = settings.maxConnections, asked > allowed {
+        logger.warning("--max-connections lowered to what the open-file limit allows",
+                       metadata: ["asked": "\(asked)", "allowed": "\(allowed)", "open.files.limit": "\(descriptors)"])
+    }
+    let idleTimeout = TimeAmount.nanoseconds(Int64(settings.connectionIdleSeconds * 1e9))
     return Application(
         router: router,
-        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "reel"),
+        server: .http1(configuration: .init(additionalChannelHandlers: [CloseAfterResponse()], idleTimeout: idleTimeout)),
+        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "reel",
+                             availableConnectionsDelegate: MaximumAvailableConnections(connections, logger: logger)),
         services: [RecordingJanitor(recorder: recorder, logger: logger)],
         logger: logger
     )

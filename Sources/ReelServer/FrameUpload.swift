@@ -14,7 +14,7 @@ enum FrameUpload {
         do {
             body = try await request.body.collect(upTo: limit + 64 * 1024)
         } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, "the frame is larger than the limit of \(limit) bytes")
+            throw APIError(.contentTooLarge, "the frame is larger than the limit of \(limit) bytes", closesConnection: true)
         }
         let frame: ByteBuffer
         if contentType.lowercased().hasPrefix("multipart/form-data") {

@@ -25,6 +25,7 @@ actor Recorder {
     let settings: ServerSettings
     let storage: any VideoStorage
     let metrics: ServerMetrics
+    let freeSpace: FreeSpace
     private let catalog: RecordingCatalog
     private let namer = VideoNamer()
     private let logger: Logger
@@ -52,6 +53,7 @@ actor Recorder {
         self.logger = logger
         try FileManager.default.createDirectory(atPath: Self.pendingFolder(in: settings.spoolDirectory),
                                                 withIntermediateDirectories: true)
+        freeSpace = FreeSpace(path: settings.spoolDirectory, minimum: settings.minFreeBytes)
         let catalog = try RecordingCatalog(folder: settings.recordingsDirectory)
         let (loaded, unreadable) = catalog.loadAll()
         self.catalog = catalog
@@ -65,16 +67,22 @@ actor Recorder {
     /// Finished MP4s wait for storage here.
     static func pendingFolder(in spool: String) -> String { (spool as NSString).appendingPathComponent("pending") }
     private func pendingVideo(_ id: String) -> String { Self.pendingFolder(in: spool) + "/\(id).mp4" }
+    private func spoolFile(_ id: String) -> String { (spool as NSString).appendingPathComponent("\(id).spool.mp4") }
 
     /// Starts a recording; `timing` (constant or arrival) overrides the server's for this one.
     func create(timing: EncoderSettings.Timing? = nil) throws -> RecordingSession {
         guard active.count < settings.limits.maxRecordings else {
             throw APIError(.tooManyRequests, "\(active.count) recordings are in progress, the limit; finish one first")
         }
+        try freeSpace.check()
         let id = UUID().uuidString.lowercased()
         let session: RecordingSession
         do {
-            session = try RecordingSession(id: id, settings: settings, timing: timing, observer: metrics.encoderObserver)
+            session = try RecordingSession(id: id, settings: settings, freeSpace: freeSpace, timing: timing,
+                                           observer: metrics.encoderObserver)
+        } catch MediaError.diskFull(let path) {
+            freeSpace.invalidate()
+            throw APIError(.insufficientStorage, "cannot start a recording: the disk of \(path) is full")
         } catch {
             throw APIError(.internalServerError, "cannot start a recording: \(error)")
         }
@@ -104,6 +112,30 @@ actor Recorder {
     }
 
     var activeCount: Int { active.count }
+
+    /// Why the server cannot take a recording now; empty when it can.
+    func notReadyReasons() -> [String] {
+        var reasons: [String] = []
+        let free = freeSpace.bytesFree
+        if free < freeSpace.minimum {
+            reasons.append(LowDiskSpace(path: spool, bytesFree: free, minimum: freeSpace.minimum).description)
+        }
+        let open = DescriptorLimit.open, limit = DescriptorLimit.current
+        if open * 10 >= limit * 9 {
+            reasons.append("\(open) of \(limit) file descriptors are open")
+        }
+        if active.count >= settings.limits.maxRecordings {
+            reasons.append("\(active.count) recordings are in progress, the limit (--max-recordings)")
+        }
+        return reasons
+    }
+
+    /// A recording whose encoder failed takes no more frames: it is finished
+    /// at once with what it has (the journal holds what the spool lacks).
+    func finishIfFailed(_ session: RecordingSession) async {
+        guard session.encoderFailed, active[session.id] != nil else { return }
+        _ = try? await finish(session.id, reason: "encoder failed")
+    }
 
     /// Ids of recordings idle longer than the limit.
     func idleRecordings() -> [String] {
@@ -184,6 +216,26 @@ actor Recorder {
             forget(session.id)
             logger.warning("recording ended without frames", metadata: ["recording.id": "\(session.id)"])
             throw APIError(MediaError.noFrames)
+        } catch let error where isDiskFull(error) {
+            // Spool and journal stay: the video is made and stored when space returns.
+            freeSpace.invalidate()
+            let hasThumbnail = saveThumbnail(session.id) { try session.thumbnail() }
+            let nextAttempt = Date().addingTimeInterval(retryDelay(after: 1))
+            update(session.id) {
+                $0.state = .pending
+                $0.name = $0.name ?? namer.nextName()
+                $0.frames = session.frames
+                $0.duration = Double(session.frames) / Double(settings.encoder.fps)
+                $0.hasThumbnail = hasThumbnail
+                $0.attempts = 1
+                $0.lastError = "\(error)"
+                $0.nextAttempt = nextAttempt
+            }
+            metrics.uploadsPending.set(pendingCount)
+            logger.error("no space to finish the recording; it is kept and finished when space returns",
+                         metadata: ["recording.id": "\(session.id)", "error": "\(error)", "frames": "\(session.frames)"])
+            throw APIError(.insufficientStorage, "\(error); the recording's \(session.frames) frames are kept and stored when space returns",
+                           extra: ["id": .string(session.id), "pending": .bool(true)])
         } catch let error as MediaError {
             // The spool stays: the next start tries to recover what it holds.
             update(session.id) { $0.state = .failed; $0.lastError = "\(error)" }
@@ -246,6 +298,8 @@ actor Recorder {
         defer { uploading.remove(id) }
         let attempts = entry.attempts + 1
         do {
+            try await makePendingVideo(id)
+            guard let entry = entries[id] else { throw MediaError.noFrames }
             let video = try await storage.store(file: pendingVideo(id), name: name)
             update(id) {
                 $0.state = .stored
@@ -284,6 +338,31 @@ actor Recorder {
         }
     }
 
+    /// A recording that could not be finished for lack of space has its spool
+    /// and journal still: its MP4 is made now, off the actor (it may encode).
+    private func makePendingVideo(_ id: String) async throws {
+        let files = FileManager.default
+        let video = pendingVideo(id), spool = spoolFile(id)
+        guard !files.fileExists(atPath: video),
+              files.fileExists(atPath: spool) || files.fileExists(atPath: FrameJournal.folder(forSpool: spool)) else { return }
+        let summary: VideoSummary
+        do {
+            summary = try await Task.detached { try SpoolRestorer.restore(spool: spool, to: video) }.value
+        } catch {
+            try? files.removeItem(atPath: video)
+            if isDiskFull(error) { freeSpace.invalidate() }
+            throw error
+        }
+        Self.removeSpool(spool)
+        update(id) { $0.frames = summary.frames; $0.duration = summary.duration; $0.bytes = summary.bytes }
+        logger.info("recording finished now that space returned", metadata: ["recording.id": "\(id)", "frames": "\(summary.frames)"])
+    }
+
+    private static func removeSpool(_ spool: String) {
+        try? FileManager.default.removeItem(atPath: spool)
+        try? FileManager.default.removeItem(atPath: FrameJournal.folder(forSpool: spool))
+    }
+
     /// Seconds before the next attempt: doubling from 2 s, capped by the retry limit.
     private func retryDelay(after attempts: Int) -> Double {
         min(settings.retryMaxSeconds, 2 * pow(2, Double(min(attempts - 1, 20))))
@@ -294,22 +373,38 @@ actor Recorder {
     /// uploads, and pending uploads are tried again at once.
     func recoverSpool() {
         let files = FileManager.default
-        for name in ((try? files.contentsOfDirectory(atPath: spool)) ?? []).sorted() where name.hasSuffix(".spool.mp4") {
-            let id = String(name.dropLast(".spool.mp4".count))
-            guard !startedHere.contains(id) else { continue }
-            let path = (spool as NSString).appendingPathComponent(name)
-            let lastWritten = modificationDate(path)
+        // A spool, its journal, or both (a journal alone: killed before the first fragment).
+        let names = (try? files.contentsOfDirectory(atPath: spool)) ?? []
+        let ids = Set(names.compactMap { name -> String? in
+            for suffix in [".spool.mp4", ".spool.mp4.journal"] where name.hasSuffix(suffix) {
+                return String(name.dropLast(suffix.count))
+            }
+            return nil
+        })
+        for id in ids.sorted() where !startedHere.contains(id) {
+            let path = spoolFile(id)
+            let lastWritten = files.fileExists(atPath: path) ? modificationDate(path)
+                : modificationDate(FrameJournal.folder(forSpool: path))
             do {
-                let summary = try MP4Remuxer.faststart(from: path, to: pendingVideo(id))
-                try? files.removeItem(atPath: path)
+                let summary = try SpoolRestorer.restore(spool: path, to: pendingVideo(id))
+                Self.removeSpool(path)
                 takeUp(id, summary: summary, created: lastWritten)
                 logger.info("recording recovered from the spool", metadata: ["recording.id": "\(id)", "frames": "\(summary.frames)"])
             } catch MediaError.noFrames {
-                try? files.removeItem(atPath: path)
+                Self.removeSpool(path)
+                try? files.removeItem(atPath: pendingVideo(id))
                 forget(id)
                 logger.info("spooled recording had no complete frames; removed", metadata: ["recording.id": "\(id)"])
             } catch {
-                update(id, createdIfNew: lastWritten) { $0.state = .failed; $0.lastError = "\(error)" }
+                try? files.removeItem(atPath: pendingVideo(id))
+                let diskFull = isDiskFull(error)
+                update(id, createdIfNew: lastWritten) {
+                    // Without space it waits, spool and journal kept, for the next attempt.
+                    $0.state = diskFull ? .pending : .failed
+                    $0.name = $0.name ?? (diskFull ? namer.nextName() : nil)
+                    $0.lastError = "\(error)"
+                    $0.nextAttempt = diskFull ? Date().addingTimeInterval(retryDelay(after: 1)) : nil
+                }
                 logger.error("cannot recover spooled recording", metadata: ["recording.id": "\(id)", "error": "\(error)"])
             }
         }

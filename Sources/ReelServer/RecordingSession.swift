@@ -10,6 +10,7 @@ final class RecordingSession: @unchecked Sendable {
     let spoolPath: String
     private let recording: Recording
     private let settings: ServerSettings
+    private let freeSpace: FreeSpace
     /// Decoding and the encoder's back-pressure block a thread: this queue's, not Swift's pool.
     private let work: DispatchQueue
     private let lock = NSLock()
@@ -19,26 +20,41 @@ final class RecordingSession: @unchecked Sendable {
     private var firstClientTimestamp: Int64?
     /// Set when finish begins: a frame still on its way is refused, never appended after.
     private var finishing = false
+    /// Uploads whose body is still arriving: the recording is not idle meanwhile.
+    private var receiving = 0
+    /// Set when the encoder failed: the recording takes no more frames and is finished with what it has.
+    private(set) var encoderFailed = false
 
     /// `timing` overrides the server's frame timing for this recording alone.
-    init(id: String, settings: ServerSettings, timing: EncoderSettings.Timing? = nil,
+    init(id: String, settings: ServerSettings, freeSpace: FreeSpace, timing: EncoderSettings.Timing? = nil,
          observer: EncoderObserver = EncoderObserver()) throws {
         self.id = id
+        self.freeSpace = freeSpace
         var settings = settings
         if let timing { settings.encoder.timing = timing }
         self.settings = settings
         spoolPath = (settings.spoolDirectory as NSString).appendingPathComponent("\(id).spool.mp4")
         recording = try Recording(spoolPath: spoolPath, settings: settings.encoder, fit: settings.fit,
                                   maxFrameSize: settings.limits.maxFrameSize,
-                                  queueCapacity: settings.limits.encoderQueue, observer: observer)
+                                  queueCapacity: settings.limits.encoderQueue, journaled: true, observer: observer)
         work = DispatchQueue(label: "reel.recording.\(id)")
     }
 
     var frames: Int { lock.withLock { accepted } }
 
     func idleTime(now: ContinuousClock.Instant = .now) -> Duration {
-        lock.withLock { now - lastActivity }
+        lock.withLock { receiving > 0 ? .zero : now - lastActivity }
     }
+
+    /// Runs `body` (reading an upload's body) as activity: a slow upload is not an idle recording.
+    func receiving<Result>(_ body: () async throws -> Result) async rethrows -> Result {
+        lock.withLock { receiving += 1 }
+        defer { lock.withLock { receiving -= 1; lastActivity = .now } }
+        return try await body()
+    }
+
+    /// Bytes of JPEG the journal has written for this recording.
+    var journalBytes: Int { recording.journalBytes }
 
     /// Decodes and queues one frame; answers once it is decoded (or refused).
     /// `clientTimestamp` (ms, any origin) sets the frame's time with `--timing arrival`.
@@ -47,7 +63,17 @@ final class RecordingSession: @unchecked Sendable {
         try await onWorkQueue {
             // Finish may have been queued while this frame's body was read.
             guard !self.lock.withLock({ self.finishing }) else { throw MediaError.recordingFinished }
-            try jpeg.withUnsafeReadableBytes { try self.recording.append(jpeg: $0, pts: pts) }
+            do {
+                try jpeg.withUnsafeReadableBytes { try self.recording.append(jpeg: $0, pts: pts) }
+            } catch let error as MediaError where !error.refusesOnlyTheFrame {
+                if case .diskFull = error { self.freeSpace.invalidate() }
+                // The journal refusing a frame leaves the recording going; the encoder failing does not.
+                if case .diskFull(let path) = error, path.hasPrefix(FrameJournal.folder(forSpool: self.spoolPath)) {
+                    throw error
+                }
+                self.lock.withLock { self.encoderFailed = true }
+                throw error
+            }
         }
         lock.withLock {
             accepted += 1
@@ -75,6 +101,7 @@ final class RecordingSession: @unchecked Sendable {
         try lock.withLock {
             lastActivity = .now
             guard !finishing else { throw MediaError.recordingFinished }
+            try freeSpace.check()
             let limits = settings.limits
             guard accepted < limits.maxFramesPerRecording else {
                 throw APIError(.conflict, "recording \(id) reached its limit of \(limits.maxFramesPerRecording) frames; finish it")

@@ -73,6 +73,8 @@ enum RefusalReason: String, CaseIterable, Sendable {
     /// The recording takes no more frames: finished, or at its frame or time limit.
     case recordingClosed = "recording_closed"
     case encoderFailed = "encoder_failed"
+    /// The spool's disk is full or under `--min-free`.
+    case diskFull = "disk_full"
 
     init(_ error: any Error) {
         switch error {
@@ -84,8 +86,11 @@ enum RefusalReason: String, CaseIterable, Sendable {
             case .unsupportedJPEG: self = .unsupportedJPEG
             case .tooLarge: self = .tooLarge
             case .recordingFinished: self = .recordingClosed
-            case .ffmpeg, .noFrames, .jpegEncoding: self = .encoderFailed
+            case .diskFull: self = .diskFull
+            case .ffmpeg, .noFrames, .jpegEncoding, .file: self = isDiskFull(error) ? .diskFull : .encoderFailed
             }
+        case is LowDiskSpace:
+            self = .diskFull
         case let error as APIError:
             switch error.status {
             case .notFound: self = .unknownRecording

@@ -24,6 +24,12 @@ public struct ServerSettings: Sendable {
     public var supabase: SupabaseStorage.Configuration?
     /// The longest wait between two attempts to upload a pending recording.
     public var retryMaxSeconds = 60.0
+    /// Below this many free bytes on the spool's disk, no recording starts and no frame is taken (507).
+    public var minFreeBytes = 1 << 30
+    /// A connection with no request, or a request whose headers or body stall, is closed after this long.
+    public var connectionIdleSeconds = 30.0
+    /// Connections open at once; nil: as many as the descriptor limit allows with room kept for files.
+    public var maxConnections: Int?
 
     public struct Limits: Sendable {
         public var maxFrameBytes = 8 * 1024 * 1024
@@ -73,6 +79,9 @@ extension ServerSettings {
         public static let signedURLSeconds: ConfigKey = "reel.signed.url.seconds"
         public static let resumableBytes: ConfigKey = "reel.resumable.bytes"
         public static let retryMaxSeconds: ConfigKey = "reel.retry.max.seconds"
+        public static let minFree: ConfigKey = "reel.min.free"
+        public static let connectionIdleSeconds: ConfigKey = "reel.connection.idle.seconds"
+        public static let maxConnections: ConfigKey = "reel.max.connections"
     }
 
     /// Reads the settings, falling back to the defaults above for what the reader lacks.
@@ -100,6 +109,9 @@ extension ServerSettings {
         encoder.timing = try Self.parse(reader.string(forKey: Key.timing), Key.timing, EncoderSettings.Timing.init(rawValue:)) ?? encoder.timing
         encoder.range = try Self.parse(reader.string(forKey: Key.range), Key.range, ColorRange.init(rawValue:)) ?? encoder.range
         retryMaxSeconds = reader.double(forKey: Key.retryMaxSeconds, default: retryMaxSeconds)
+        minFreeBytes = try Self.parse(reader.string(forKey: Key.minFree), Key.minFree, ByteCount.parse) ?? minFreeBytes
+        connectionIdleSeconds = reader.double(forKey: Key.connectionIdleSeconds, default: connectionIdleSeconds)
+        maxConnections = reader.int(forKey: Key.maxConnections)
         supabase = try Self.supabase(reader)
         try validate()
     }
@@ -148,6 +160,8 @@ extension ServerSettings {
         try require(limits.maxRecordings > 0, Key.maxRecordings, "must be positive")
         try require(limits.idleSeconds > 0, Key.idleSeconds, "must be positive")
         try require(retryMaxSeconds >= 1, Key.retryMaxSeconds, "must be at least 1")
+        try require(connectionIdleSeconds > 0, Key.connectionIdleSeconds, "must be positive")
+        try require((maxConnections ?? 1) > 0, Key.maxConnections, "must be positive")
     }
 }
 

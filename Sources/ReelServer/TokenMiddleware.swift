@@ -8,7 +8,7 @@ struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
-        if request.method == .options || path == "/healthz" || path == "/" || path.hasPrefix("/assets/") {
+        if request.method == .options || path == "/healthz" || path == "/readyz" || path == "/" || path.hasPrefix("/assets/") {
             return try await next(request, context)
         }
         let header = request.headers[.authorization] ?? ""

@@ -43,15 +43,19 @@ struct VideoController<Context: RequestContext> {
     @Sendable func upload(_ request: Request, context: Context) async throws -> JSONAnswer {
         let metrics = recorder.metrics
         metrics.framesReceived.increment()
+        var session: RecordingSession?
         do {
-            let session = try await recorder.session(recordingID(request))
-            let jpeg = try await FrameUpload.jpeg(from: request, limit: settings.limits.maxFrameBytes)
+            let found = try await recorder.session(recordingID(request))
+            session = found
+            let jpeg = try await found.receiving {
+                try await FrameUpload.jpeg(from: request, limit: settings.limits.maxFrameBytes)
+            }
             let timestamp = request.headers[Self.timestampHeader].flatMap { Int64($0) }
-            try await session.append(jpeg, clientTimestamp: timestamp)
-            return .success(["id": .string(session.id), "frames": .int(session.frames)])
+            try await found.append(jpeg, clientTimestamp: timestamp)
+            return .success(["id": .string(found.id), "frames": .int(found.frames)])
         } catch {
             metrics.framesRefused(RefusalReason(error)).increment()
-            if let error = error as? MediaError { throw APIError(error) }
+            if let session { await recorder.finishIfFailed(session) }
             throw error
         }
     }

@@ -80,6 +80,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Longest wait between attempts to upload a pending recording, in seconds (REEL_RETRY_MAX_SECONDS). Default: 60.")
     var retryMaxSeconds: Double?
 
+    @Option(help: "Least free space kept on the spool's disk: below it, no recording starts and no frame is taken (507), e.g. 512M, 2G (REEL_MIN_FREE). Default: 1G.")
+    var minFree: String?
+
+    @Option(help: "Seconds after which an idle connection, or a request whose headers or body stall, is closed (REEL_CONNECTION_IDLE_SECONDS). Default: 30.")
+    var connectionIdleSeconds: Double?
+
+    @Option(help: "Connections open at once (REEL_MAX_CONNECTIONS). Default: what the open-file limit allows, with room kept for recordings.")
+    var maxConnections: Int?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error (REEL_LOG_LEVEL). Default: info.")
     var logLevel: String?
 
@@ -107,6 +116,9 @@ struct Serve: AsyncParsableCommand {
         values.put(Key.timing, timing.map { .string($0) })
         values.put(Key.range, range.map { .string($0) })
         values.put(Key.retryMaxSeconds, retryMaxSeconds.map { .double($0) })
+        values.put(Key.minFree, minFree.map { .string($0) })
+        values.put(Key.connectionIdleSeconds, connectionIdleSeconds.map { .double($0) })
+        values.put(Key.maxConnections, maxConnections.map { .int($0) })
         values.put("reel.log.level", logLevel.map { .string($0) })
 
         let reader = try await StorageOptions.reader(values)

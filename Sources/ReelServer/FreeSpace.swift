@@ -1,0 +1,84 @@
+import Foundation
+
+/// The free space of the spool's filesystem against the least the server keeps
+/// free (`--min-free`). It is read with `statvfs` at most once a second, so
+/// asking on every frame costs nothing.
+final class FreeSpace: @unchecked Sendable {
+    let path: String
+    let minimum: Int
+    private let lock = NSLock()
+    private var lastRead = ContinuousClock.now - .seconds(10)
+    private var lastFree = Int.max
+
+    init(path: String, minimum: Int) {
+        self.path = path
+        self.minimum = minimum
+    }
+
+    /// Bytes free for this process, at most a second old (`Int.max` when unreadable).
+    var bytesFree: Int {
+        lock.withLock {
+            let now = ContinuousClock.now
+            if now - lastRead >= .seconds(1) {
+                lastRead = now
+                lastFree = Self.read(path) ?? Int.max
+            }
+            return lastFree
+        }
+    }
+
+    var isLow: Bool { bytesFree < minimum }
+
+    /// Throws when the free space is under the limit: nothing new may be written.
+    func check() throws {
+        let free = bytesFree
+        if free < minimum { throw LowDiskSpace(path: path, bytesFree: free, minimum: minimum) }
+    }
+
+    /// Forgets the last reading, so the next question reads the disk (after a write failed for space).
+    func invalidate() {
+        lock.withLock { lastRead = ContinuousClock.now - .seconds(10) }
+    }
+
+    private static func read(_ path: String) -> Int? {
+        var stats = statvfs()
+        guard statvfs(path, &stats) == 0 else { return nil }
+        return Int(clamping: UInt64(stats.f_bavail) * UInt64(stats.f_frsize))
+    }
+}
+
+/// The spool's disk has less free space than the server keeps free.
+struct LowDiskSpace: Error, CustomStringConvertible {
+    var path: String
+    var bytesFree: Int
+    var minimum: Int
+
+    var description: String {
+        "the disk of \(path) has \(ByteCount.text(bytesFree)) free, under the \(ByteCount.text(minimum)) reel keeps free (--min-free)"
+    }
+}
+
+/// Sizes as people write them: `1G`, `512M`, `64k`, or plain bytes (powers of 1024).
+enum ByteCount {
+    static func parse(_ text: String) -> Int? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).uppercased()
+        let units: [(String, Int)] = [("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)]
+        var number = trimmed.hasSuffix("B") ? String(trimmed.dropLast()) : trimmed
+        var scale = 1
+        if let (suffix, factor) = units.first(where: { number.hasSuffix($0.0) }) {
+            number = String(number.dropLast(suffix.count))
+            scale = factor
+        }
+        guard let value = Double(number), value >= 0, value * Double(scale) < 9e18 else { return nil }
+        return Int(value * Double(scale))
+    }
+
+    static func text(_ bytes: Int) -> String {
+        if bytes == Int.max { return "unknown" }
+        let units: [(String, Double)] = [("GiB", 1_073_741_824), ("MiB", 1_048_576), ("KiB", 1024)]
+        for (unit, size) in units where Double(bytes) >= size {
+            return String(format: "%.1f %@", Double(bytes) / size, unit)
+        }
+        return "\(bytes) bytes"
+    }
+}
