@@ -40,6 +40,7 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        .systemLibrary(name: "CMalloc"),
         .target(name: "ReelMedia", dependencies: ["CFFmpeg", "CTurboJPEG"]),
         .target(name: "ReelHTTP", dependencies: ["CCurl"]),
         .systemLibrary(
@@ -54,6 +55,7 @@ let package = Package(
             dependencies: [
                 "ReelMedia",
                 "ReelStorage",
+                "CMalloc",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),

@@ -261,6 +261,8 @@ actor Recorder {
             "finish.ms": "\(elapsed.inMilliseconds)",
             "name": "\(entries[session.id]?.name ?? "")",
         ])
+        // The last recording gone: what the encoders freed goes back to the system.
+        if active.isEmpty { ProcessMemory.releaseFreed() }
         switch outcome {
         case .success(let result):
             return result
