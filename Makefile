@@ -1,12 +1,13 @@
 # make run   — install what is missing, build, start the server on port 3001 (local disk storage)
 # make test  — install what is missing, build, run every test (Swift, then live tests in Python, then V4L2 in a VM)
+# make fuzz  — libFuzzer on the frame decoder, multipart reader, spool walker and camera JPEG check (FUZZ_SECONDS each, default 60)
 # make bench — transcode benchmark against ffmpeg on 600 generated 720p frames
 # make screenshot — the README's picture of the web page, from the browser test
 
 SWIFT ?= swift
 FRAMES ?= 600
 
-.PHONY: setup build release run transcode test bench bench-ingest bench-page screenshot fixtures clean
+.PHONY: setup build release run transcode test fuzz bench bench-ingest bench-page screenshot fixtures clean
 
 setup:
 	scripts/setup.sh
@@ -28,6 +29,10 @@ test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	REEL_BIN=$(CURDIR)/.build/debug/reel python3 -m pytest -q Tests/Live Tests/SupabaseStandIn Tests/Vivid
+	FUZZ_SECONDS=60 scripts/fuzz.sh
+
+fuzz: setup
+	scripts/fuzz.sh
 
 bench: release
 	scripts/make-footage.sh $(FRAMES) bench-data/frames-720p
@@ -51,4 +56,4 @@ fixtures: setup
 	scripts/make-fixtures.sh
 
 clean:
-	rm -rf .build out bench-data
+	rm -rf .build .build-fuzz out bench-data fuzz-corpus

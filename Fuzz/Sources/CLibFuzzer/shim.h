@@ -1,0 +1,4 @@
+// libFuzzer's driver, for a main of our own (SwiftPM gives every executable one).
+#include <stddef.h>
+#include <stdint.h>
+int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size));
