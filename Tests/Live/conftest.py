@@ -193,7 +193,9 @@ def server(tmp_path, request):
             p = port or free_port()
             args = ["--host", "127.0.0.1", "--port", str(p),
                     "--storage-dir", str(storage_dir), "--spool-dir", str(spool_dir)]
-            for key, value in options.items():
+            # The tests' recordings are small: keep 64M free, not the default 1G,
+            # so they run on a machine with a nearly full disk too.
+            for key, value in {"min_free": "64M", **options}.items():
                 flag = "--" + key.replace("_", "-")
                 args += [flag] if value is True else [flag, str(value)]
             srv = ReelServer(port=p, workdir=workdir, storage_dir=storage_dir, spool_dir=spool_dir,
