@@ -617,7 +617,7 @@ def test_create_under_min_free_leaves_nothing_behind(tmpfs, server):
 
 # --- 3. kill -9 loses nothing that was answered ------------------------------------------
 
-KILL_TRIALS = 10
+KILL_TRIALS = int(os.environ.get("REEL_KILL_TRIALS", "10"))
 KILL_SEED = 9
 
 
