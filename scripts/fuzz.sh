@@ -23,6 +23,8 @@ seed() {  # seed <target> <files...>
     shift_target=$1; shift
     cp "$@" "$WORK/$shift_target/"
 }
+# Inputs that once crashed a target stay in its corpus (Fuzz/Regressions/<target>/).
+for found in Fuzz/Regressions/*/; do seed "$(basename "$found")" "$found"*; done
 seed FuzzFrameDecoder fixtures/*.jpg
 seed FuzzCameraJPEG fixtures/*.jpg
 mkdir -p "$WORK/FuzzMultipart" "$WORK/FuzzSpoolTail" "$WORK/crashes"

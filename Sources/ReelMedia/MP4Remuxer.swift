@@ -182,7 +182,8 @@ enum SpoolFile {
             } else if size == 0 {
                 size = fileSize - offset
             }
-            guard size >= 8, offset + size <= fileSize else { break }
+            // A size past the end (a 64-bit one near 2^64 too) is a box cut short.
+            guard size >= 8, size <= fileSize - offset else { break }
             if type == "moof", size >= 16, size < 1 << 20, let rest = try handle.read(upToCount: Int(size) - bytes.count) {
                 // The body starts after the 8-byte header: part of it came with the header read.
                 fragmentSamples = trunSampleCount(in: Array(bytes[8...]) + [UInt8](rest))

@@ -27,29 +27,6 @@ struct APIError: HTTPResponseError {
         if closesConnection { response.headers[.connection] = "close" }
         return response
     }
-
-    /// The disk is under `--min-free`: 507 with the figures.
-    init(_ error: LowDiskSpace) {
-        self.init(.insufficientStorage, "\(error); free space or lower --min-free",
-                  extra: ["free bytes": .int(error.bytesFree == Int.max ? -1 : error.bytesFree),
-                          "min free bytes": .int(error.minimum)])
-    }
-
-    /// The answer a refused frame gets.
-    init(_ error: MediaError) {
-        switch error {
-        case .empty: self.init(.badRequest, "the frame is empty")
-        case .notJPEG: self.init(.unsupportedMediaType, "the frame is not a JPEG")
-        case .corruptJPEG(let reason): self.init(.unprocessableContent, "the frame is a corrupt JPEG: \(reason)")
-        case .unsupportedJPEG(let kind): self.init(.unsupportedMediaType, "the frame is a JPEG reel cannot use: \(kind)")
-        case let .tooLarge(width, height, maxWidth, maxHeight):
-            self.init(.contentTooLarge, "the frame is \(width)x\(height), larger than the limit \(maxWidth)x\(maxHeight)")
-        case .noFrames: self.init(.conflict, "the recording has no frames")
-        case .recordingFinished: self.init(.conflict, "the recording is finished; it takes no more frames")
-        case .diskFull(let path): self.init(.insufficientStorage, "cannot write \(path): the disk is full")
-        case .ffmpeg, .jpegEncoding, .file: self.init(.internalServerError, "encoding failed: \(error)")
-        }
-    }
 }
 
 extension HTTPResponse.Status {

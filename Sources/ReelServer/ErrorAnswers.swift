@@ -10,6 +10,10 @@ struct ErrorAnswers<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             throw error
+        } catch let error as RecordingError {
+            throw APIError(error)
+        } catch let error as UploadError {
+            throw APIError(error)
         } catch let error as MediaError {
             throw APIError(error)
         } catch let error as LowDiskSpace {
@@ -18,6 +22,61 @@ struct ErrorAnswers<Context: RequestContext>: RouterMiddleware {
             throw APIError(.notFound, "no route \(request.method) \(request.uri.path)")
         } catch let error as HTTPError {
             throw APIError(error.status, error.body ?? "\(error.status.reasonPhrase)")
+        }
+    }
+}
+
+extension APIError {
+    init(_ error: RecordingError) {
+        let status: HTTPResponse.Status
+        var extra: [String: JSONValue] = [:]
+        switch error {
+        case .noneInProgress, .unknown: status = .notFound
+        case .alreadyFinished, .frameLimit, .timeLimit: status = .conflict
+        case .tooMany: status = .tooManyRequests
+        case .cannotStart: status = .internalServerError
+        case .noSpaceToStart: status = .insufficientStorage
+        case .unknownCursor: status = .badRequest
+        case .storingFailed(let id, _):
+            status = .internalServerError
+            extra = ["id": .string(id), "pending": .bool(true)]
+        case .noSpaceToFinish(let id, _, _):
+            status = .insufficientStorage
+            extra = ["id": .string(id), "pending": .bool(true)]
+        }
+        self.init(status, error.description, extra: extra)
+    }
+
+    init(_ error: UploadError) {
+        switch error {
+        case .empty: self.init(.badRequest, "\(error)")
+        case .noBoundary, .noField: self.init(.badRequest, "\(error)")
+        // The rest of a body over the limit is not worth reading: the connection closes.
+        case .bodyTooLarge: self.init(.contentTooLarge, "\(error)", closesConnection: true)
+        case .frameTooLarge: self.init(.contentTooLarge, "\(error)")
+        }
+    }
+
+    /// The disk is under `--min-free`: 507 with the figures.
+    init(_ error: LowDiskSpace) {
+        self.init(.insufficientStorage, "\(error); free space or lower --min-free",
+                  extra: ["free bytes": .int(error.bytesFree == Int.max ? -1 : error.bytesFree),
+                          "min free bytes": .int(error.minimum)])
+    }
+
+    /// The answer a refused frame gets.
+    init(_ error: MediaError) {
+        switch error {
+        case .empty: self.init(.badRequest, "the frame is empty")
+        case .notJPEG: self.init(.unsupportedMediaType, "the frame is not a JPEG")
+        case .corruptJPEG(let reason): self.init(.unprocessableContent, "the frame is a corrupt JPEG: \(reason)")
+        case .unsupportedJPEG(let kind): self.init(.unsupportedMediaType, "the frame is a JPEG reel cannot use: \(kind)")
+        case let .tooLarge(width, height, maxWidth, maxHeight):
+            self.init(.contentTooLarge, "the frame is \(width)x\(height), larger than the limit \(maxWidth)x\(maxHeight)")
+        case .noFrames: self.init(.conflict, "the recording has no frames")
+        case .recordingFinished: self.init(.conflict, "the recording is finished; it takes no more frames")
+        case .diskFull(let path): self.init(.insufficientStorage, "cannot write \(path): the disk is full")
+        case .ffmpeg, .jpegEncoding, .file: self.init(.internalServerError, "encoding failed: \(error)")
         }
     }
 }

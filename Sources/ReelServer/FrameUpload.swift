@@ -14,7 +14,7 @@ enum FrameUpload {
         do {
             body = try await request.body.collect(upTo: limit + 64 * 1024)
         } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, "the frame is larger than the limit of \(limit) bytes", closesConnection: true)
+            throw UploadError.bodyTooLarge(limit: limit)
         }
         let frame: ByteBuffer
         if contentType.lowercased().hasPrefix("multipart/form-data") {
@@ -22,19 +22,19 @@ enum FrameUpload {
         } else {
             frame = body
         }
-        guard frame.readableBytes > 0 else { throw APIError(.badRequest, "the frame is empty") }
+        guard frame.readableBytes > 0 else { throw UploadError.empty }
         guard frame.readableBytes <= limit else {
-            throw APIError(.contentTooLarge, "the frame is larger than the limit of \(limit) bytes")
+            throw UploadError.frameTooLarge(limit: limit)
         }
         return frame
     }
 
     private static func field(named name: String, in body: ByteBuffer, contentType: String) throws -> ByteBuffer {
         guard let boundary = boundary(in: contentType) else {
-            throw APIError(.badRequest, "multipart/form-data without a boundary")
+            throw UploadError.noBoundary
         }
         guard let range = body.withUnsafeReadableBytes({ FormData.part(named: name, in: $0, boundary: boundary) }) else {
-            throw APIError(.badRequest, "the form has no file field \"\(name)\"")
+            throw UploadError.noField(name)
         }
         return body.getSlice(at: body.readerIndex + range.lowerBound, length: range.count)!
     }
@@ -54,5 +54,25 @@ enum FrameUpload {
             return value.isEmpty ? nil : value
         }
         return nil
+    }
+}
+
+/// Why an upload's body holds no frame to take.
+enum UploadError: Error, Equatable, CustomStringConvertible {
+    case empty
+    /// The body went past the limit while it was read.
+    case bodyTooLarge(limit: Int)
+    /// The frame within a form is over the limit.
+    case frameTooLarge(limit: Int)
+    case noBoundary
+    case noField(String)
+
+    var description: String {
+        switch self {
+        case .empty: "the frame is empty"
+        case .bodyTooLarge(let limit), .frameTooLarge(let limit): "the frame is larger than the limit of \(limit) bytes"
+        case .noBoundary: "multipart/form-data without a boundary"
+        case .noField(let name): "the form has no file field \"\(name)\""
+        }
     }
 }

@@ -72,7 +72,7 @@ actor Recorder {
     /// Starts a recording; `timing` (constant or arrival) overrides the server's for this one.
     func create(timing: EncoderSettings.Timing? = nil) throws -> RecordingSession {
         guard active.count < settings.limits.maxRecordings else {
-            throw APIError(.tooManyRequests, "\(active.count) recordings are in progress, the limit; finish one first")
+            throw RecordingError.tooMany(active: active.count)
         }
         try freeSpace.check()
         let id = UUID().uuidString.lowercased()
@@ -82,9 +82,9 @@ actor Recorder {
                                            observer: metrics.encoderObserver)
         } catch MediaError.diskFull(let path) {
             freeSpace.invalidate()
-            throw APIError(.insufficientStorage, "cannot start a recording: the disk of \(path) is full")
+            throw RecordingError.noSpaceToStart(path: path)
         } catch {
-            throw APIError(.internalServerError, "cannot start a recording: \(error)")
+            throw RecordingError.cannotStart(reason: "\(error)")
         }
         active[id] = session
         order.append(id)
@@ -102,13 +102,13 @@ actor Recorder {
     func session(_ id: String?) throws -> RecordingSession {
         guard let id else {
             guard let latest = order.last, let session = active[latest] else {
-                throw APIError(.notFound, "no recording in progress: call /video/create_video first")
+                throw RecordingError.noneInProgress
             }
             return session
         }
         if let session = active[id] { return session }
-        if entries[id] != nil { throw APIError(.conflict, "recording \(id) is already finished") }
-        throw APIError(.notFound, "no recording with id \(id)")
+        if entries[id] != nil { throw RecordingError.alreadyFinished(id: id) }
+        throw RecordingError.unknown(id: id)
     }
 
     var activeCount: Int { active.count }
@@ -180,7 +180,7 @@ actor Recorder {
         var start = 0
         if let before {
             guard let index = newestFirst.firstIndex(of: before) else {
-                throw APIError(.badRequest, "no recording with id \(before) to list from")
+                throw RecordingError.unknownCursor(id: before)
             }
             start = index + 1
         }
@@ -215,7 +215,7 @@ actor Recorder {
         } catch MediaError.noFrames {
             forget(session.id)
             logger.warning("recording ended without frames", metadata: ["recording.id": "\(session.id)"])
-            throw APIError(MediaError.noFrames)
+            throw MediaError.noFrames
         } catch let error where isDiskFull(error) {
             // Spool and journal stay: the video is made and stored when space returns.
             freeSpace.invalidate()
@@ -234,13 +234,12 @@ actor Recorder {
             metrics.uploadsPending.set(pendingCount)
             logger.error("no space to finish the recording; it is kept and finished when space returns",
                          metadata: ["recording.id": "\(session.id)", "error": "\(error)", "frames": "\(session.frames)"])
-            throw APIError(.insufficientStorage, "\(error); the recording's \(session.frames) frames are kept and stored when space returns",
-                           extra: ["id": .string(session.id), "pending": .bool(true)])
+            throw RecordingError.noSpaceToFinish(id: session.id, frames: session.frames, reason: "\(error)")
         } catch let error as MediaError {
             // The spool stays: the next start tries to recover what it holds.
             update(session.id) { $0.state = .failed; $0.lastError = "\(error)" }
             logger.error("recording failed", metadata: ["recording.id": "\(session.id)", "error": "\(error)"])
-            throw APIError(error)
+            throw error
         }
         let hasThumbnail = saveThumbnail(session.id) { try session.thumbnail() }
         update(session.id) {
@@ -267,9 +266,7 @@ actor Recorder {
         case .success(let result):
             return result
         case .failure(let error):
-            throw APIError(.internalServerError,
-                           "storing the video failed (\(error)); it is kept and will be uploaded again",
-                           extra: ["id": .string(session.id), "pending": .bool(true)])
+            throw RecordingError.storingFailed(id: session.id, reason: "\(error)")
         }
     }
 
@@ -294,7 +291,7 @@ actor Recorder {
     /// keeps it with the error and the time of the next attempt.
     private func upload(_ id: String) async -> Result<FinishedRecording, any Error> {
         guard let entry = entries[id], let name = entry.name else {
-            return .failure(APIError(.internalServerError, "recording \(id) has no video to store"))
+            return .failure(RecordingError.unknown(id: id))
         }
         uploading.insert(id)
         defer { uploading.remove(id) }

@@ -104,11 +104,11 @@ final class RecordingSession: @unchecked Sendable {
             try freeSpace.check()
             let limits = settings.limits
             guard accepted < limits.maxFramesPerRecording else {
-                throw APIError(.conflict, "recording \(id) reached its limit of \(limits.maxFramesPerRecording) frames; finish it")
+                throw RecordingError.frameLimit(id: id, frames: limits.maxFramesPerRecording)
             }
             let elapsed = ContinuousClock.now - started
             guard elapsed < .seconds(limits.maxSecondsPerRecording) else {
-                throw APIError(.conflict, "recording \(id) reached its limit of \(limits.maxSecondsPerRecording) seconds; finish it")
+                throw RecordingError.timeLimit(id: id, seconds: limits.maxSecondsPerRecording)
             }
             guard settings.encoder.timing == .timestamps else { return nil }
             if let clientTimestamp {

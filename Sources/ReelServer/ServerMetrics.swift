@@ -91,13 +91,18 @@ enum RefusalReason: String, CaseIterable, Sendable {
             }
         case is LowDiskSpace:
             self = .diskFull
-        case let error as APIError:
-            switch error.status {
-            case .notFound: self = .unknownRecording
-            case .conflict: self = .recordingClosed
-            case .contentTooLarge: self = .tooLarge
-            case .unsupportedMediaType: self = .notJPEG
-            default: self = .badRequest
+        case let error as RecordingError:
+            switch error {
+            case .noneInProgress, .unknown: self = .unknownRecording
+            case .alreadyFinished, .frameLimit, .timeLimit: self = .recordingClosed
+            case .noSpaceToStart, .noSpaceToFinish: self = .diskFull
+            case .tooMany, .cannotStart, .unknownCursor, .storingFailed: self = .badRequest
+            }
+        case let error as UploadError:
+            switch error {
+            case .empty: self = .empty
+            case .bodyTooLarge, .frameTooLarge: self = .tooLarge
+            case .noBoundary, .noField: self = .badRequest
             }
         default: self = .encoderFailed
         }

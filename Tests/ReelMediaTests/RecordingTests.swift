@@ -172,6 +172,17 @@ import ReelTestSupport
         #expect(!FileManager.default.fileExists(atPath: output + ".spool"))
     }
 
+    /// Found by fuzzing: a 64-bit box size near 2^64 overflowed the walker's arithmetic.
+    @Test func aBoxClaimingEverySizeIsCutNotACrash() throws {
+        let scratch = try ScratchFolder()
+        let spool = scratch.file("huge-box.spool")
+        let ftyp: [UInt8] = [0, 0, 0, 16] + Array("ftypiso5".utf8) + [0, 0, 2, 0]
+        let huge: [UInt8] = [0, 0, 0, 1] + Array("moof".utf8) + [UInt8](repeating: 0xFF, count: 8) + [0, 0, 0, 0]
+        try Data(ftyp + huge).write(to: URL(fileURLWithPath: spool))
+        #expect(try SpoolFile.cutIncompleteTail(path: spool) == 0)
+        #expect(try FileManager.default.attributesOfItem(atPath: spool)[.size] as? Int == ftyp.count)
+    }
+
     @Test func aHalfWrittenSpoolIsCutAfterItsLastCompleteFragment() throws {
         let scratch = try ScratchFolder()
         let spool = scratch.file("live.spool")

@@ -188,7 +188,7 @@ import Testing
         let recorder = try Recorder(settings: settings, storage: storage, logger: Logger(label: "reel-test"))
         let session = try await recorder.create()
         try await session.append(ByteBuffer(bytes: try Fixtures.bytes(Fixtures.hd720Frames[0])), clientTimestamp: nil)
-        await #expect(throws: APIError.self) { _ = try await recorder.finish(session.id) }
+        await #expect(throws: RecordingError.self) { _ = try await recorder.finish(session.id) }
         #expect(await recorder.entry(session.id)?.state == .pending)
         await recorder.retryPending(now: .distantFuture)
         let entry = try #require(await recorder.entry(session.id))

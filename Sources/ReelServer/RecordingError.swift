@@ -1,0 +1,39 @@
+/// What the recordings refuse, in their own words; `ErrorAnswers` maps each to
+/// an HTTP status at the edge, `RefusalReason` to a metric label.
+enum RecordingError: Error, Equatable, CustomStringConvertible {
+    /// A request named no recording and none is in progress.
+    case noneInProgress
+    case unknown(id: String)
+    case alreadyFinished(id: String)
+    case frameLimit(id: String, frames: Int)
+    case timeLimit(id: String, seconds: Int)
+    /// As many recordings are in progress as the server takes.
+    case tooMany(active: Int)
+    /// The spool could not be made; `reason` says why.
+    case cannotStart(reason: String)
+    /// The disk filled as the recording's files were made.
+    case noSpaceToStart(path: String)
+    /// The list was asked to continue from a recording it does not hold.
+    case unknownCursor(id: String)
+    /// The video is made but storage refused it: it is kept and sent again.
+    case storingFailed(id: String, reason: String)
+    /// No space to write the finished video: spool and journal are kept, it is made when space returns.
+    case noSpaceToFinish(id: String, frames: Int, reason: String)
+
+    var description: String {
+        switch self {
+        case .noneInProgress: "no recording in progress: call /video/create_video first"
+        case .unknown(let id): "no recording with id \(id)"
+        case .alreadyFinished(let id): "recording \(id) is already finished"
+        case let .frameLimit(id, frames): "recording \(id) reached its limit of \(frames) frames; finish it"
+        case let .timeLimit(id, seconds): "recording \(id) reached its limit of \(seconds) seconds; finish it"
+        case .tooMany(let active): "\(active) recordings are in progress, the limit; finish one first"
+        case .cannotStart(let reason): "cannot start a recording: \(reason)"
+        case .noSpaceToStart(let path): "cannot start a recording: the disk of \(path) is full"
+        case .unknownCursor(let id): "no recording with id \(id) to list from"
+        case let .storingFailed(_, reason): "storing the video failed (\(reason)); it is kept and will be uploaded again"
+        case let .noSpaceToFinish(_, frames, reason):
+            "\(reason); the recording's \(frames) frames are kept and stored when space returns"
+        }
+    }
+}
