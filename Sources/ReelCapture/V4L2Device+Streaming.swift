@@ -72,9 +72,14 @@ extension V4L2Device {
         guard ready > 0 else { throw Failure(operation: "poll", code: errno) }
         var buffer = newBuffer(index: 0)
         try control(CV4L2_VIDIOC_DQBUF(), &buffer, "VIDIOC_DQBUF")
-        defer { _ = try? control(CV4L2_VIDIOC_QBUF(), &buffer, "VIDIOC_QBUF") }
+        guard Int(buffer.index) < buffers.count else {
+            throw Failure(operation: "VIDIOC_DQBUF gave buffer \(buffer.index) of \(buffers.count)", code: EINVAL)
+        }
         let mapped = buffers[Int(buffer.index)]
-        return try body(UnsafeRawBufferPointer(rebasing: mapped[0..<min(Int(buffer.bytesused), mapped.count)]))
+        let result = Swift.Result { try body(UnsafeRawBufferPointer(rebasing: mapped[0..<min(Int(buffer.bytesused), mapped.count)])) }
+        // A buffer the driver never gets back starves the stream: that is an error of its own.
+        try control(CV4L2_VIDIOC_QBUF(), &buffer, "VIDIOC_QBUF")
+        return try result.get()
     }
 
     /// STREAMOFF and unmap; also done on deinit, so every exit path stops the camera.

@@ -71,27 +71,27 @@ public final class V4L2Device {
         var formats: [Format] = []
         var description = v4l2_fmtdesc()
         description.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
-        while (try? control(CV4L2_VIDIOC_ENUM_FMT(), &description, "VIDIOC_ENUM_FMT")) != nil {
+        while try enumerate(CV4L2_VIDIOC_ENUM_FMT(), &description, "VIDIOC_ENUM_FMT") {
             formats.append(Format(fourCC: fourCC(description.pixelformat), description: text(description.description),
-                                  sizes: sizes(of: description.pixelformat)))
+                                  sizes: try sizes(of: description.pixelformat)))
             description.index += 1
         }
         return formats
     }
 
-    private func sizes(of pixelFormat: UInt32) -> [FrameSize] {
+    private func sizes(of pixelFormat: UInt32) throws -> [FrameSize] {
         var sizes: [FrameSize] = []
         var size = v4l2_frmsizeenum()
         size.pixel_format = pixelFormat
-        while (try? control(CV4L2_VIDIOC_ENUM_FRAMESIZES(), &size, "VIDIOC_ENUM_FRAMESIZES")) != nil {
+        while try enumerate(CV4L2_VIDIOC_ENUM_FRAMESIZES(), &size, "VIDIOC_ENUM_FRAMESIZES") {
             if size.type == V4L2_FRMSIZE_TYPE_DISCRETE.rawValue {
                 let width = Int(size.discrete.width), height = Int(size.discrete.height)
                 sizes.append(FrameSize(width: width, height: height,
-                                       framesPerSecond: rates(pixelFormat, width, height)))
+                                       framesPerSecond: try rates(pixelFormat, width, height)))
             } else {
                 // Stepwise or continuous: the largest size stands for the range.
                 let width = Int(size.stepwise.max_width), height = Int(size.stepwise.max_height)
-                sizes.append(FrameSize(width: width, height: height, framesPerSecond: rates(pixelFormat, width, height)))
+                sizes.append(FrameSize(width: width, height: height, framesPerSecond: try rates(pixelFormat, width, height)))
                 break
             }
             size.index += 1
@@ -99,13 +99,13 @@ public final class V4L2Device {
         return sizes
     }
 
-    private func rates(_ pixelFormat: UInt32, _ width: Int, _ height: Int) -> [Double] {
+    private func rates(_ pixelFormat: UInt32, _ width: Int, _ height: Int) throws -> [Double] {
         var rates: [Double] = []
         var interval = v4l2_frmivalenum()
         interval.pixel_format = pixelFormat
         interval.width = UInt32(width)
         interval.height = UInt32(height)
-        while (try? control(CV4L2_VIDIOC_ENUM_FRAMEINTERVALS(), &interval, "VIDIOC_ENUM_FRAMEINTERVALS")) != nil {
+        while try enumerate(CV4L2_VIDIOC_ENUM_FRAMEINTERVALS(), &interval, "VIDIOC_ENUM_FRAMEINTERVALS") {
             // A frame interval is seconds per frame: fps is its inverse.
             let fraction = interval.type == V4L2_FRMIVAL_TYPE_DISCRETE.rawValue ? interval.discrete : interval.stepwise.min
             if fraction.numerator > 0 { rates.append(Double(fraction.denominator) / Double(fraction.numerator)) }
@@ -116,6 +116,17 @@ public final class V4L2Device {
     }
 
     /// Every ioctl goes through here: retried when a signal interrupts it.
+    /// One step of an enumeration ioctl: false at its end (EINVAL, as V4L2
+    /// signals it); any other failure is an error, not a shorter list.
+    func enumerate<Argument>(_ request: UInt, _ argument: inout Argument, _ name: String) throws -> Bool {
+        do {
+            try control(request, &argument, name)
+            return true
+        } catch let failure as Failure where failure.code == EINVAL {
+            return false
+        }
+    }
+
     func control<Argument>(_ request: UInt, _ argument: inout Argument, _ name: String) throws {
         while true {
             if CV4L2_ioctl(descriptor, request, &argument) >= 0 { return }

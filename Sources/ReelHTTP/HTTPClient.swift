@@ -73,7 +73,8 @@ public final class HTTPClient: @unchecked Sendable {
 
     deinit { curl_easy_cleanup(handle) }
 
-    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+    /// libcurl's one-time set-up; a failure is told by every request.
+    private static let globalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
 
     /// Sends a request on the client's thread, leaving Swift's cooperative pool free.
     public func send(_ request: Request) async throws -> Response {
@@ -84,12 +85,20 @@ public final class HTTPClient: @unchecked Sendable {
 
     /// Sends a request and blocks until the answer is in.
     public func perform(_ request: Request) throws -> Response {
+        guard Self.globalInit == CURLE_OK else {
+            throw TransportError(code: Int32(Self.globalInit.rawValue),
+                                 message: "libcurl did not start: \(String(cString: curl_easy_strerror(Self.globalInit)))")
+        }
         let transfer = try Transfer(body: request.body)
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
         // libcurl would wait for a 100-continue on large bodies: send at once.
         for header in request.headers + [Header("Expect", "")] {
-            headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
+            // NULL when malloc fails; the list so far is still ours to free.
+            guard let longer = curl_slist_append(headerList, "\(header.name): \(header.value)") else {
+                throw TransportError(code: Int32(CURLE_OUT_OF_MEMORY.rawValue), message: "out of memory for the request's headers")
+            }
+            headerList = longer
         }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE))
         let context = Unmanaged.passUnretained(transfer).toOpaque()

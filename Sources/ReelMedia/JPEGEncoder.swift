@@ -34,7 +34,8 @@ public final class JPEGEncoder {
         if needed > capacity {
             tjFree(buffer)
             buffer = tjAlloc(Int32(needed))
-            capacity = needed
+            capacity = buffer == nil ? 0 : needed
+            guard buffer != nil else { throw MediaError.jpegEncoding(reason: "out of memory for a \(needed)-byte JPEG") }
         }
         var planePointers: [UnsafePointer<UInt8>?] = planes
         var rowStrides = strides.map { Int32($0) }

@@ -63,14 +63,9 @@ public enum MP4Remuxer {
         target.pointee.avg_frame_rate = first.stream.pointee.avg_frame_rate
 
         try check(avio_open(&writer.pointee.pb, output, AVIO_FLAG_WRITE), "avio_open")
-        var options: OpaquePointer?
-        defer { av_dict_free(&options) }
-        if let reservedMoovBytes {
-            av_dict_set(&options, "moov_size", String(reservedMoovBytes), 0)
-        } else {
-            av_dict_set(&options, "movflags", "faststart", 0)
-        }
-        try check(avformat_write_header(writer, &options), "avformat_write_header")
+        let options = try reservedMoovBytes.map { try FFmpegOptions(["moov_size": String($0)]) }
+            ?? FFmpegOptions(["movflags": "faststart"])
+        try options.pass(to: "avformat_write_header") { avformat_write_header(writer, &$0) }
 
         var lastDTS = Int64.min
         for (reader, part) in readers {
@@ -98,7 +93,7 @@ public enum MP4Remuxer {
             } while try copied < (part.packets ?? Int.max) && reader.next()
         }
         try check(av_write_trailer(writer), "av_write_trailer")
-        avio_closep(&writer.pointee.pb)
+        try check(avio_closep(&writer.pointee.pb), "avio_closep")
         return try probe(output)
     }
 

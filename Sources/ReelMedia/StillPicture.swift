@@ -13,6 +13,9 @@ extension VideoFrame {
         }
         var context = avcodec_alloc_context3(codec)
         defer { avcodec_free_context(&context) }
+        guard context != nil else {
+            throw MediaError.ffmpeg(function: "avcodec_alloc_context3", code: CFFmpeg_AVERROR(ENOMEM), message: "out of memory")
+        }
         try check(avcodec_parameters_to_context(context, parameters), "avcodec_parameters_to_context")
         try check(avcodec_open2(context, codec, nil), "avcodec_open2")
 
@@ -21,6 +24,9 @@ extension VideoFrame {
         var latest: VideoFrame?
         var decoded = av_frame_alloc()
         defer { av_frame_free(&decoded) }
+        guard decoded != nil else {
+            throw MediaError.ffmpeg(function: "av_frame_alloc", code: CFFmpeg_AVERROR(ENOMEM), message: "out of memory")
+        }
         // Receives what the decoder has; true once a picture at or past the target came out.
         func drain() throws -> Bool {
             while true {

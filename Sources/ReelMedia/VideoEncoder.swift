@@ -88,11 +88,8 @@ public final class VideoEncoder {
         if muxer.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER != 0 {
             codec.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER
         }
-        var options: OpaquePointer?
-        defer { av_dict_free(&options) }
-        av_dict_set(&options, "preset", settings.preset, 0)
-        av_dict_set(&options, "crf", String(settings.crf), 0)
-        try check(avcodec_open2(codec, encoder, &options), "avcodec_open2")
+        let options = try FFmpegOptions(["preset": settings.preset, "crf": String(settings.crf)])
+        try options.pass(to: "avcodec_open2") { avcodec_open2(codec, encoder, &$0) }
         try check(avcodec_parameters_from_context(stream.pointee.codecpar, codec), "avcodec_parameters_from_context")
         stream.pointee.time_base = codec.pointee.time_base
         stream.pointee.avg_frame_rate = codec.pointee.framerate
@@ -100,11 +97,9 @@ public final class VideoEncoder {
         try check(avio_open(&muxer.pointee.pb, path, AVIO_FLAG_WRITE), "avio_open")
         // Push each fragment to the file as soon as the muxer closes it.
         muxer.pointee.flags |= AVFMT_FLAG_FLUSH_PACKETS
-        var muxerOptions: OpaquePointer?
-        defer { av_dict_free(&muxerOptions) }
-        av_dict_set(&muxerOptions, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0)
-        av_dict_set(&muxerOptions, "frag_duration", "500000", 0)
-        try check(avformat_write_header(muxer, &muxerOptions), "avformat_write_header")
+        let muxerOptions = try FFmpegOptions(["movflags": "frag_keyframe+empty_moov+default_base_moof",
+                                              "frag_duration": "500000"])
+        try muxerOptions.pass(to: "avformat_write_header") { avformat_write_header(muxer, &$0) }
     }
 
     deinit { close() }
@@ -145,7 +140,8 @@ public final class VideoEncoder {
         try check(avcodec_send_frame(codec, nil), "avcodec_send_frame")
         try writePackets()
         try check(av_write_trailer(muxer), "av_write_trailer")
-        avio_closep(&muxer!.pointee.pb)
+        // Closing writes what is still buffered: its failure is the file's tail lost.
+        try check(avio_closep(&muxer!.pointee.pb), "avio_closep")
         durableFrames = packetsWritten
         onDurable(durableFrames)
         let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
