@@ -16,7 +16,7 @@ reel capture --device /dev/video0 --format yuyv --size 640x480 --fps 25 --frames
 mkdir -p /tmp/serve
 cd /tmp/serve
 reel serve --host 127.0.0.1 --port 3001 --storage-dir /out/videos --spool-dir /tmp/spool \
-    --preset ultrafast --threads 1 > /out/serve.log 2>&1 &
+    --preset ultrafast --threads 1 --min-free 64M > /out/serve.log 2>&1 &
 server=$!
 i=0
 until wget -q -O /dev/null http://127.0.0.1:3001/healthz; do
