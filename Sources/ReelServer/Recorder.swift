@@ -43,7 +43,7 @@ actor Recorder {
     /// Signed URLs being renewed, and no renewal before this time after one failed.
     private var renewing: Set<String> = []
     private var renewalsPausedUntil = Date.distantPast
-    private var spool: String { settings.spoolDirectory }
+    private let layout: SpoolLayout
 
     init(settings: ServerSettings, storage: any VideoStorage, metrics: ServerMetrics = ServerMetrics(),
          logger: Logger) throws {
@@ -51,8 +51,8 @@ actor Recorder {
         self.storage = storage
         self.metrics = metrics
         self.logger = logger
-        try FileManager.default.createDirectory(atPath: Self.pendingFolder(in: settings.spoolDirectory),
-                                                withIntermediateDirectories: true)
+        layout = SpoolLayout(folder: settings.spoolDirectory)
+        try layout.create()
         freeSpace = FreeSpace(path: settings.spoolDirectory, minimum: settings.minFreeBytes)
         let catalog = try RecordingCatalog(folder: settings.recordingsDirectory)
         let (loaded, unreadable) = catalog.loadAll()
@@ -64,10 +64,6 @@ actor Recorder {
         }
     }
 
-    /// Finished MP4s wait for storage here.
-    static func pendingFolder(in spool: String) -> String { (spool as NSString).appendingPathComponent("pending") }
-    private func pendingVideo(_ id: String) -> String { Self.pendingFolder(in: spool) + "/\(id).mp4" }
-    private func spoolFile(_ id: String) -> String { (spool as NSString).appendingPathComponent("\(id).spool.mp4") }
 
     /// Starts a recording; `timing` (constant or arrival) overrides the server's for this one.
     func create(timing: EncoderSettings.Timing? = nil) throws -> RecordingSession {
@@ -78,7 +74,7 @@ actor Recorder {
         let id = UUID().uuidString.lowercased()
         let session: RecordingSession
         do {
-            session = try RecordingSession(id: id, settings: settings, freeSpace: freeSpace, timing: timing,
+            session = try RecordingSession(id: id, spool: layout.spool(id), settings: settings, freeSpace: freeSpace, timing: timing,
                                            observer: metrics.encoderObserver)
         } catch MediaError.diskFull(let path) {
             freeSpace.invalidate()
@@ -118,7 +114,7 @@ actor Recorder {
         var reasons: [String] = []
         let free = freeSpace.bytesFree
         if free < freeSpace.minimum {
-            reasons.append(LowDiskSpace(path: spool, bytesFree: free, minimum: freeSpace.minimum).description)
+            reasons.append(LowDiskSpace(path: layout.folder, bytesFree: free, minimum: freeSpace.minimum).description)
         }
         let open = DescriptorLimit.open, limit = DescriptorLimit.current
         if open * 10 >= limit * 9 {
@@ -211,7 +207,7 @@ actor Recorder {
         update(session.id) { $0.state = .finishing; $0.frames = session.frames }
         let summary: VideoSummary
         do {
-            summary = try await session.finish(to: pendingVideo(session.id))
+            summary = try await session.finish(to: layout.pendingVideo(session.id))
         } catch MediaError.noFrames {
             forget(session.id)
             logger.warning("recording ended without frames", metadata: ["recording.id": "\(session.id)"])
@@ -299,7 +295,7 @@ actor Recorder {
         do {
             try await makePendingVideo(id)
             guard let entry = entries[id] else { throw MediaError.noFrames }
-            let video = try await storage.store(file: pendingVideo(id), name: name)
+            let video = try await storage.store(file: layout.pendingVideo(id), name: name)
             update(id) {
                 $0.state = .stored
                 $0.location = video.location
@@ -310,7 +306,7 @@ actor Recorder {
                 $0.nextAttempt = nil
             }
             // Only once the entry says "stored": a crash in between leaves a copy, never a loss.
-            try? FileManager.default.removeItem(atPath: pendingVideo(id))
+            try? FileManager.default.removeItem(atPath: layout.pendingVideo(id))
             metrics.uploadsSucceeded.increment()
             metrics.bytesStored.increment(by: video.bytes)
             metrics.uploadsPending.set(pendingCount)
@@ -340,26 +336,19 @@ actor Recorder {
     /// A recording that could not be finished for lack of space has its spool
     /// and journal still: its MP4 is made now, off the actor (it may encode).
     private func makePendingVideo(_ id: String) async throws {
-        let files = FileManager.default
-        let video = pendingVideo(id), spool = spoolFile(id)
-        guard !files.fileExists(atPath: video),
-              files.fileExists(atPath: spool) || files.fileExists(atPath: FrameJournal.folder(forSpool: spool)) else { return }
+        let video = layout.pendingVideo(id), spool = layout.spool(id)
+        guard !FileManager.default.fileExists(atPath: video), layout.hasSpool(id) else { return }
         let summary: VideoSummary
         do {
             summary = try await Task.detached { try SpoolRestorer.restore(spool: spool, to: video) }.value
         } catch {
-            try? files.removeItem(atPath: video)
+            try? FileManager.default.removeItem(atPath: video)
             if isDiskFull(error) { freeSpace.invalidate() }
             throw error
         }
-        Self.removeSpool(spool)
+        layout.removeSpool(id)
         update(id) { $0.frames = summary.frames; $0.duration = summary.duration; $0.bytes = summary.bytes }
         logger.info("recording finished now that space returned", metadata: ["recording.id": "\(id)", "frames": "\(summary.frames)"])
-    }
-
-    private static func removeSpool(_ spool: String) {
-        try? FileManager.default.removeItem(atPath: spool)
-        try? FileManager.default.removeItem(atPath: FrameJournal.folder(forSpool: spool))
     }
 
     /// Seconds before the next attempt: doubling from 2 s, capped by the retry limit.
@@ -372,30 +361,21 @@ actor Recorder {
     /// uploads, and pending uploads are tried again at once.
     func recoverSpool() {
         let files = FileManager.default
-        // A spool, its journal, or both (a journal alone: killed before the first fragment).
-        let names = (try? files.contentsOfDirectory(atPath: spool)) ?? []
-        let ids = Set(names.compactMap { name -> String? in
-            for suffix in [".spool.mp4", ".spool.mp4.journal"] where name.hasSuffix(suffix) {
-                return String(name.dropLast(suffix.count))
-            }
-            return nil
-        })
-        for id in ids.sorted() where !startedHere.contains(id) {
-            let path = spoolFile(id)
-            let lastWritten = files.fileExists(atPath: path) ? modificationDate(path)
-                : modificationDate(FrameJournal.folder(forSpool: path))
+        for id in layout.recordingsInProgress() where !startedHere.contains(id) {
+            let path = layout.spool(id)
+            let lastWritten = files.fileExists(atPath: path) ? modificationDate(path) : modificationDate(layout.journal(id))
             do {
-                let summary = try SpoolRestorer.restore(spool: path, to: pendingVideo(id))
-                Self.removeSpool(path)
+                let summary = try SpoolRestorer.restore(spool: path, to: layout.pendingVideo(id))
+                layout.removeSpool(id)
                 takeUp(id, summary: summary, created: lastWritten)
                 logger.info("recording recovered from the spool", metadata: ["recording.id": "\(id)", "frames": "\(summary.frames)"])
             } catch MediaError.noFrames {
-                Self.removeSpool(path)
-                try? files.removeItem(atPath: pendingVideo(id))
+                layout.removeSpool(id)
+                try? files.removeItem(atPath: layout.pendingVideo(id))
                 forget(id)
                 logger.info("spooled recording had no complete frames; removed", metadata: ["recording.id": "\(id)"])
             } catch {
-                try? files.removeItem(atPath: pendingVideo(id))
+                try? files.removeItem(atPath: layout.pendingVideo(id))
                 let diskFull = isDiskFull(error)
                 update(id, createdIfNew: lastWritten) {
                     // Without space it waits, spool and journal kept, for the next attempt.
@@ -407,11 +387,8 @@ actor Recorder {
                 logger.error("cannot recover spooled recording", metadata: ["recording.id": "\(id)", "error": "\(error)"])
             }
         }
-        let folder = Self.pendingFolder(in: spool)
-        for name in ((try? files.contentsOfDirectory(atPath: folder)) ?? []).sorted() where name.hasSuffix(".mp4") {
-            let id = String(name.dropLast(".mp4".count))
-            guard !startedHere.contains(id) else { continue }
-            let path = folder + "/" + name
+        for id in layout.pendingVideos() where !startedHere.contains(id) {
+            let path = layout.pendingVideo(id)
             switch entries[id]?.state {
             case .pending:
                 update(id) { $0.nextAttempt = Date() }
@@ -420,7 +397,7 @@ actor Recorder {
             default:
                 // Remuxed but never marked pending: a crash in between; or a pending
                 // upload from before the catalog, its object name in a sidecar.
-                let sidecar = folder + "/\(id).json"
+                let sidecar = layout.legacySidecar(id)
                 let legacy = files.contents(atPath: sidecar).flatMap { try? JSONDecoder().decode(LegacySidecar.self, from: $0) }
                 if let summary = try? MP4Remuxer.probe(path) {
                     takeUp(id, summary: summary, created: modificationDate(path), name: legacy?.name)
@@ -438,7 +415,7 @@ actor Recorder {
     /// A recovered MP4 becomes a pending upload, due at once, with a thumbnail
     /// decoded from the video itself (no decoded frame survived the crash).
     private func takeUp(_ id: String, summary: VideoSummary, created: Date, name: String? = nil) {
-        let video = pendingVideo(id)
+        let video = layout.pendingVideo(id)
         let hasThumbnail = entries[id]?.hasThumbnail == true
             || saveThumbnail(id) { try VideoFrame.picture(inMP4: video, at: 1).jpegThumbnail() }
         update(id, createdIfNew: created) {

@@ -26,14 +26,15 @@ final class RecordingSession: @unchecked Sendable {
     private(set) var encoderFailed = false
 
     /// `timing` overrides the server's frame timing for this recording alone.
-    init(id: String, settings: ServerSettings, freeSpace: FreeSpace, timing: EncoderSettings.Timing? = nil,
+    /// `spool` is the recording's file in the spool folder (`SpoolLayout.spool`).
+    init(id: String, spool: String, settings: ServerSettings, freeSpace: FreeSpace, timing: EncoderSettings.Timing? = nil,
          observer: EncoderObserver = EncoderObserver()) throws {
         self.id = id
         self.freeSpace = freeSpace
         var settings = settings
         if let timing { settings.encoder.timing = timing }
         self.settings = settings
-        spoolPath = (settings.spoolDirectory as NSString).appendingPathComponent("\(id).spool.mp4")
+        spoolPath = spool
         recording = try Recording(spoolPath: spoolPath, settings: settings.encoder, fit: settings.fit,
                                   maxFrameSize: settings.limits.maxFrameSize,
                                   queueCapacity: settings.limits.encoderQueue, journaled: true, observer: observer)
