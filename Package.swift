@@ -99,7 +99,6 @@ let package = Package(
                 "ReelHTTP",
                 "ReelTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
     ]

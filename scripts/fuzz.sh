@@ -10,6 +10,9 @@ ROOT=$PWD
 WORK=$ROOT/fuzz-corpus
 RUNTIME=$(ls "$(dirname "$(dirname "$(command -v swift)")")"/lib/swift/clang/lib/linux/libclang_rt.fuzzer_no_main-*.a | head -1)
 
+# SwiftPM does not notice files added to a path dependency (Reel, for Fuzz/):
+# drop the last build plan so it is made anew.
+rm -f "$ROOT/.build-fuzz/debug.yaml" "$ROOT/.build-fuzz/debug/description.json"
 # libFuzzer's own main cannot be linked (SwiftPM gives every executable one):
 # the targets run its driver, linked from the no-main runtime.
 (cd Fuzz && swift build --scratch-path "$ROOT/.build-fuzz" \

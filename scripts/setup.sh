@@ -16,10 +16,10 @@ packages=(
 
 # Python test tools: pip where it works, Debian's packages where pip may not
 # install into the system Python (PEP 668).
-python_ready() { python3 -c 'import requests, pytest, selenium, prometheus_client' 2>/dev/null; }
+python_ready() { python3 -c 'import requests, pytest, pytest_timeout, selenium, prometheus_client' 2>/dev/null; }
 if ! python_ready; then
     python3 -m pip install --quiet --disable-pip-version-check -r Tests/Live/requirements.txt 2>/dev/null ||
-        packages+=(python3-requests python3-pytest python3-selenium python3-prometheus-client)
+        packages+=(python3-requests python3-pytest python3-pytest-timeout python3-selenium python3-prometheus-client)
 fi
 
 missing=()

@@ -20,10 +20,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from conftest import FIXTURES, assert_error, create, finish, finish_ok, fixture_bytes, poll, upload_ok
 from test_supabase import record as record_frames, standin, supabase_server  # noqa: F401 (standin is a fixture)
 
-selenium = pytest.importorskip("selenium")
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
+# Installed by scripts/setup.sh: a missing Selenium is a failure, never a silent skip.
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

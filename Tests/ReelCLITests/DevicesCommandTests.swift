@@ -2,7 +2,8 @@ import Foundation
 import ReelTestSupport
 import Testing
 
-@Suite struct DevicesCommandTests {
+// Each test runs servers or processes: a hang becomes a named failure.
+@Suite(.timeLimit(.minutes(3))) struct DevicesCommandTests {
     /// With no camera attached (CI machines), the command says so and fails;
     /// the listing itself is checked against the kernel's vivid driver in a VM (Tests/Vivid).
     @Test(.enabled(if: !FileManager.default.fileExists(atPath: "/dev/video0")))
@@ -13,7 +14,8 @@ import Testing
     }
 }
 
-@Suite struct EncodeYUYVCommandTests {
+// Each test runs servers or processes: a hang becomes a named failure.
+@Suite(.timeLimit(.minutes(3))) struct EncodeYUYVCommandTests {
     @Test func rawCameraFramesBecomeJPEGs() throws {
         let scratch = try ScratchFolder()
         let raw = scratch.file("frames.yuyv")

@@ -3,7 +3,8 @@ import ReelTestSupport
 import Testing
 
 /// `reel store` puts existing MP4s where `reel serve` would.
-@Suite struct StoreCommandTests {
+// Each test runs servers or processes: a hang becomes a named failure.
+@Suite(.timeLimit(.minutes(3))) struct StoreCommandTests {
     let scratch: ScratchFolder
     init() throws { scratch = try ScratchFolder() }
 

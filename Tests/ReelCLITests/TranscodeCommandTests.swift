@@ -3,7 +3,8 @@ import ReelTestSupport
 import Testing
 
 /// Runs the real `reel` executable, as a user would.
-@Suite struct TranscodeCommandTests {
+// Each test runs servers or processes: a hang becomes a named failure.
+@Suite(.timeLimit(.minutes(3))) struct TranscodeCommandTests {
     static let fixtures = Fixtures.folder.path
 
     /// `reel` is built next to the test bundle.

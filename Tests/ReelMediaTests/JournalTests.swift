@@ -4,7 +4,8 @@ import Testing
 @testable import ReelMedia
 import ReelTestSupport
 
-@Suite struct JournalTests {
+// Each test runs servers or processes: a hang becomes a named failure.
+@Suite(.timeLimit(.minutes(3))) struct JournalTests {
     /// The files a killed process leaves: the spool and journal as they are on
     /// disk at one moment, copied while the encoder is still writing.
     static func snapshot(of recording: Recording, into folder: String) throws -> String {

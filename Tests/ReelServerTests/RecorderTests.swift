@@ -7,7 +7,8 @@ import ReelTestSupport
 import Testing
 @testable import ReelServer
 
-@Suite struct RecorderTests {
+// Each test runs servers or processes: a hang becomes a named failure.
+@Suite(.timeLimit(.minutes(3))) struct RecorderTests {
     let scratch: ScratchFolder
     init() throws { scratch = try ScratchFolder() }
 

@@ -10,7 +10,8 @@ import ReelTestSupport
 import Testing
 @testable import ReelServer
 
-@Suite struct RecordingListTests {
+// Each test runs servers or processes: a hang becomes a named failure.
+@Suite(.timeLimit(.minutes(3))) struct RecordingListTests {
     let scratch: ScratchFolder
     init() throws { scratch = try ScratchFolder() }
 

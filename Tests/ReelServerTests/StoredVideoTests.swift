@@ -23,7 +23,8 @@ import Testing
     }
 }
 
-@Suite struct StoredVideoTests {
+// Each test runs servers or processes: a hang becomes a named failure.
+@Suite(.timeLimit(.minutes(3))) struct StoredVideoTests {
     let scratch: ScratchFolder
     init() throws { scratch = try ScratchFolder() }
 

@@ -6,7 +6,8 @@ import ReelTestSupport
 import Testing
 @testable import ReelServer
 
-@Suite struct VideoRoutesTests {
+// Each test runs servers or processes: a hang becomes a named failure.
+@Suite(.timeLimit(.minutes(3))) struct VideoRoutesTests {
     let scratch: ScratchFolder
     init() throws { scratch = try ScratchFolder() }
 

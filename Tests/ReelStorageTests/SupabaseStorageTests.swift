@@ -5,7 +5,8 @@ import Testing
 
 /// Supabase Storage through libcurl, against the project's stand-in that answers
 /// as the real server does (errors inside HTTP 400, TUS with 6 MiB chunks…).
-@Suite struct SupabaseStorageTests {
+// Each test runs servers or processes: a hang becomes a named failure.
+@Suite(.timeLimit(.minutes(3))) struct SupabaseStorageTests {
     let scratch: ScratchFolder
     let standIn: SupabaseStandIn
 
