@@ -23,7 +23,7 @@ struct APIError: HTTPResponseError {
         var fields = extra
         fields["status"] = .string("error")
         fields["message"] = .string(message)
-        var response = try JSONAnswer(fields: fields).response(status: status)
+        var response = try Answer<[String: JSONValue]>.json(fields, status: status)
         if closesConnection { response.headers[.connection] = "close" }
         return response
     }
@@ -55,28 +55,5 @@ enum JSONValue: Encodable, Sendable, Equatable {
         case .object(let fields): try container.encode(fields)
         case .null: try container.encodeNil()
         }
-    }
-}
-
-/// A JSON object answer.
-struct JSONAnswer: ResponseGenerator {
-    var fields: [String: JSONValue]
-
-    func response(status: HTTPResponse.Status) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let body = try encoder.encode(fields)
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
-    }
-
-    func response(from request: Request, context: some RequestContext) throws -> Response {
-        try response(status: .ok)
-    }
-
-    static func success(_ fields: [String: JSONValue] = [:]) -> JSONAnswer {
-        var fields = fields
-        fields["status"] = .string("success")
-        return JSONAnswer(fields: fields)
     }
 }

@@ -23,14 +23,14 @@ func buildRouter(recorder: Recorder, settings: ServerSettings) -> Router<BasicRe
         router.add(middleware: TokenMiddleware(token: token))
     }
     // Liveness: the process answers. Readiness: it can take a recording now.
-    router.get("healthz") { _, _ in JSONAnswer.success() }
+    router.get("healthz") { _, _ in Answer(Success()) }
     router.get("readyz") { _, _ in
         let reasons = await recorder.notReadyReasons()
         guard reasons.isEmpty else {
             throw APIError(.serviceUnavailable, reasons.joined(separator: "; "),
                            extra: ["reasons": .array(reasons.map { .string($0) })])
         }
-        return JSONAnswer.success()
+        return Answer(Success())
     }
     router.get("metrics") { _, _ in
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -38,19 +38,24 @@ func buildRouter(recorder: Recorder, settings: ServerSettings) -> Router<BasicRe
     }
     PageController().addRoutes(to: router)
     VideoController(recorder: recorder, settings: settings).addRoutes(to: router.group("video"))
-    if settings.supabase == nil {
-        StoredVideoController(folder: settings.storageDirectory).addRoutes(to: router.group("videos"))
+    // Local disk storage is served by the server itself, under the path its URLs name.
+    if let local = recorder.storage as? LocalDiskStorage {
+        StoredVideoController(folder: local.folder).addRoutes(to: router.group(RouterPath(local.urlPath)))
     }
     return router
 }
 
+/// The storage the settings name: Supabase Storage when it is configured, else a folder on local disk.
+public func makeVideoStorage(_ settings: ServerSettings, logger: Logger) throws -> any VideoStorage {
+    if let supabase = settings.supabase {
+        return SupabaseStorage(configuration: supabase, logger: logger)
+    }
+    return try LocalDiskStorage(folder: settings.storageDirectory)
+}
+
 /// `reel serve` as an application: tests build it the same way without argv.
 public func buildApplication(settings: ServerSettings, logger: Logger) async throws -> some ApplicationProtocol {
-    let storage: any VideoStorage = if let supabase = settings.supabase {
-        SupabaseStorage(configuration: supabase, logger: logger)
-    } else {
-        try LocalDiskStorage(folder: settings.storageDirectory)
-    }
+    let storage = try makeVideoStorage(settings, logger: logger)
     let recorder = try Recorder(settings: settings, storage: storage, logger: logger)
     let router = buildRouter(recorder: recorder, settings: settings)
     // Sockets may use the descriptors files leave: never all of them.

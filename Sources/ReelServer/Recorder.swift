@@ -156,7 +156,7 @@ actor Recorder {
     private func renewExpiringLocation(_ id: String) async {
         guard let entry = entries[id], entry.state == .stored, let name = entry.name,
               let expires = entry.locationExpires else { return }
-        let lifetime = Double(settings.supabase?.signedURLSeconds ?? 7200)
+        let lifetime = storage.locationLifetime ?? .infinity
         guard expires.timeIntervalSinceNow < min(3600, lifetime / 2), !renewing.contains(id),
               renewalsPausedUntil < Date() else { return }
         renewing.insert(id)

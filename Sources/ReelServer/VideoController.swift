@@ -28,7 +28,7 @@ struct VideoController<Context: RequestContext> {
     /// `?timing=arrival` gives this recording's frames the time they were taken
     /// (`X-Reel-Timestamp`) instead of 1/fps each: a sender that drops frames,
     /// as the web page does, still makes a video as long as the recording was.
-    @Sendable func create(_ request: Request, context: Context) async throws -> JSONAnswer {
+    @Sendable func create(_ request: Request, context: Context) async throws -> Answer<RecordingStarted> {
         var timing: EncoderSettings.Timing?
         if let text = request.uri.queryParameters.get("timing") {
             guard let value = EncoderSettings.Timing(rawValue: String(text)) else {
@@ -37,10 +37,10 @@ struct VideoController<Context: RequestContext> {
             timing = value
         }
         let session = try await recorder.create(timing: timing)
-        return .success(["id": .string(session.id)])
+        return Answer(RecordingStarted(id: session.id))
     }
 
-    @Sendable func upload(_ request: Request, context: Context) async throws -> JSONAnswer {
+    @Sendable func upload(_ request: Request, context: Context) async throws -> Answer<FrameTaken> {
         let metrics = recorder.metrics
         metrics.framesReceived.increment()
         var session: RecordingSession?
@@ -52,7 +52,7 @@ struct VideoController<Context: RequestContext> {
             }
             let timestamp = request.headers[Self.timestampHeader].flatMap { Int64($0) }
             try await found.append(jpeg, clientTimestamp: timestamp)
-            return .success(["id": .string(found.id), "frames": .int(found.frames)])
+            return Answer(FrameTaken(id: found.id, frames: found.frames))
         } catch {
             metrics.framesRefused(RefusalReason(error)).increment()
             if let session { await recorder.finishIfFailed(session) }
@@ -60,20 +60,16 @@ struct VideoController<Context: RequestContext> {
         }
     }
 
-    @Sendable func finish(_ request: Request, context: Context) async throws -> JSONAnswer {
+    @Sendable func finish(_ request: Request, context: Context) async throws -> Answer<VideoFinished> {
         let result = try await recorder.finish(recordingID(request))
-        return .success([
-            "video url": .string(url(for: result.video.location, request: request)),
-            "id": .string(result.id),
-            "frames": .int(result.summary.frames),
-            "duration": .double(milliseconds(result.summary.duration)),
-            "bytes": .int(result.video.bytes),
-        ])
+        return Answer(VideoFinished(videoURL: url(for: result.video.location, request: request), id: result.id,
+                                    frames: result.summary.frames, duration: milliseconds(result.summary.duration),
+                                    bytes: result.video.bytes))
     }
 
     /// Every recording, newest first, a page at a time: `?limit=` (1–500, 50
     /// by default) and `?before=` the `next` cursor of the page before.
-    @Sendable func list(_ request: Request, context: Context) async throws -> JSONAnswer {
+    @Sendable func list(_ request: Request, context: Context) async throws -> Answer<RecordingsPage> {
         let query = request.uri.queryParameters
         var limit = Self.defaultPageSize
         if let text = query.get("limit") {
@@ -84,24 +80,23 @@ struct VideoController<Context: RequestContext> {
         }
         let before = query.get("before").flatMap { $0.isEmpty ? nil : $0 }
         let page = try await recorder.list(limit: limit, before: before)
-        return .success([
-            "recordings": .array(page.entries.map { .object(fields(of: $0, request: request)) }),
-            "total": .int(page.total),
-            "next": page.next.map { .string($0) } ?? .null,
-        ])
+        return Answer(RecordingsPage(recordings: page.entries.map { fields(of: $0, request: request) },
+                                     total: page.total, next: page.next))
     }
 
     /// Where one recording stands: recording, finishing, pending upload (with the
     /// last error), stored (with its URL) or failed.
-    @Sendable func status(_ request: Request, context: Context) async throws -> JSONAnswer {
-        let id = context.parameters.get("id") ?? ""
-        guard let entry = await recorder.entry(id) else { throw APIError(.notFound, "no recording with id \(id)") }
-        return .success(fields(of: entry, request: request))
+    @Sendable func status(_ request: Request, context: Context) async throws -> Answer<RecordingFields> {
+        let id = try context.parameters.require("id")
+        guard let entry = await recorder.entry(id) else { throw RecordingError.unknown(id: id) }
+        var fields = fields(of: entry, request: request)
+        fields.status = "success"
+        return Answer(fields)
     }
 
     /// The small JPEG made at finish; it never changes, so browsers may keep it.
     @Sendable func thumbnail(_ request: Request, context: Context) async throws -> Response {
-        let id = context.parameters.get("id") ?? ""
+        let id = try context.parameters.require("id")
         guard let path = await recorder.thumbnailPath(id),
               let data = FileManager.default.contents(atPath: path) else {
             throw APIError(.notFound, "no thumbnail for recording \(id)")
@@ -110,27 +105,22 @@ struct VideoController<Context: RequestContext> {
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    private func fields(of entry: RecordingEntry, request: Request) -> [String: JSONValue] {
-        var fields: [String: JSONValue] = [
-            "id": .string(entry.id),
-            "state": .string(entry.state.rawValue),
-            "created": .string(RecordingCatalog.timestamp(entry.created)),
-            "frames": .int(entry.frames),
-            "duration": .double(milliseconds(entry.duration)),
-            "bytes": .int(entry.bytes),
-        ]
+    private func fields(of entry: RecordingEntry, request: Request) -> RecordingFields {
+        var fields = RecordingFields(id: entry.id, state: entry.state.rawValue,
+                                     created: RecordingCatalog.timestamp(entry.created), frames: entry.frames,
+                                     duration: milliseconds(entry.duration), bytes: entry.bytes)
         if entry.hasThumbnail {
-            fields["thumbnail url"] = .string("\(baseURL(request))/video/recordings/\(entry.id)/thumbnail.jpg")
+            fields.thumbnailURL = "\(baseURL(request))/video/recordings/\(entry.id)/thumbnail.jpg"
         }
         if entry.state == .stored, let location = entry.location {
-            fields["video url"] = .string(url(for: location, request: request))
+            fields.videoURL = url(for: location, request: request)
         }
         if entry.state == .pending {
-            fields["attempts"] = .int(entry.attempts)
-            fields["last error"] = .string(entry.lastError ?? "")
-            if let next = entry.nextAttempt { fields["next attempt"] = .string(RecordingCatalog.timestamp(next)) }
+            fields.attempts = entry.attempts
+            fields.lastError = entry.lastError ?? ""
+            fields.nextAttempt = entry.nextAttempt.map(RecordingCatalog.timestamp)
         }
-        if entry.state == .failed { fields["last error"] = .string(entry.lastError ?? "") }
+        if entry.state == .failed { fields.lastError = entry.lastError ?? "" }
         return fields
     }
 

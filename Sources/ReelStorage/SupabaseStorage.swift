@@ -84,6 +84,9 @@ public struct SupabaseStorage: VideoStorage {
 
     // MARK: URLs
 
+    /// A private bucket's signed URLs play for `signedURLSeconds`.
+    public var locationLifetime: TimeInterval? { TimeInterval(configuration.signedURLSeconds) }
+
     /// The public URL of a public bucket; a signed URL, good for `signedURLSeconds`, of a private one.
     private func playableLocation(of name: String, client: HTTPClient) async throws -> (location: StoredLocation, expires: Date?) {
         if try await isPublic(client: client) {

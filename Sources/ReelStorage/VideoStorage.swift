@@ -33,6 +33,13 @@ public protocol VideoStorage: Sendable {
     /// Where the stored object `name` plays from now, and until when: the same
     /// as at storing, or a new URL where the old one expires.
     func playableLocation(of name: String) async throws -> (location: StoredLocation, expires: Date?)
+
+    /// How long the locations it answers play (a signed URL's life); nil when they never stop.
+    var locationLifetime: TimeInterval? { get }
+}
+
+extension VideoStorage {
+    public var locationLifetime: TimeInterval? { nil }
 }
 
 /// Object names as the original service gave them, `video-<unix ms>.mp4`,

@@ -25,7 +25,7 @@ struct Store: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try StorageOptions.settings(try await StorageOptions.reader(storage.optionValues))
-        let destination = try makeStorage(settings)
+        let destination = try makeVideoStorage(settings, logger: Logger(label: "reel.store"))
         let namer = VideoNamer()
         for file in files {
             let clock = ContinuousClock.now
@@ -40,12 +40,5 @@ struct Store: AsyncParsableCommand {
             print(String(format: "%@: %@, %d bytes in %.3f s, %.1f MB/s", file, location, stored.bytes, seconds,
                          Double(stored.bytes) / 1e6 / max(seconds, 1e-6)))
         }
-    }
-
-    private func makeStorage(_ settings: ServerSettings) throws -> any VideoStorage {
-        if let supabase = settings.supabase {
-            return SupabaseStorage(configuration: supabase, logger: Logger(label: "reel.store"))
-        }
-        return try LocalDiskStorage(folder: settings.storageDirectory)
     }
 }
