@@ -57,6 +57,8 @@ public func makeVideoStorage(_ settings: ServerSettings, logger: Logger) throws 
 public func buildApplication(settings: ServerSettings, logger: Logger) async throws -> some ApplicationProtocol {
     let storage = try makeVideoStorage(settings, logger: logger)
     let recorder = try Recorder(settings: settings, storage: storage, logger: logger)
+    // What a crash left is taken up before any request: no recording of this process can be mistaken for it.
+    await recorder.recoverSpool()
     let router = buildRouter(recorder: recorder, settings: settings)
     // Sockets may use the descriptors files leave: never all of them.
     let descriptors = DescriptorLimit.raise()

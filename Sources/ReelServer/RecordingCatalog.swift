@@ -40,9 +40,22 @@ struct RecordingEntry: Codable, Sendable, Equatable {
     }
 }
 
+/// Where recording entries and their thumbnails are kept.
+protocol Catalog: Sendable {
+    /// Where, for messages.
+    var location: String { get }
+    func save(_ entry: RecordingEntry) throws
+    func saveThumbnail(_ jpeg: [UInt8], id: String) throws
+    func thumbnailPath(id: String) -> String
+    /// Every readable entry; what is not one is skipped and named in `unreadable`.
+    func loadAll() -> (entries: [RecordingEntry], unreadable: [String])
+    func remove(id: String)
+}
+
 /// The folder of recording entries: `<id>.json`, and `<id>.jpg` for the thumbnail.
-struct RecordingCatalog: Sendable {
+struct RecordingCatalog: Catalog {
     let folder: String
+    var location: String { folder }
 
     init(folder: String) throws {
         self.folder = folder

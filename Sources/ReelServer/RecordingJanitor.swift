@@ -1,15 +1,13 @@
 import Logging
 import ServiceLifecycle
 
-/// The server's background work: take up the spool at start, finish idle
-/// recordings, upload pending recordings again, and finish every recording
-/// when the server stops.
+/// The server's background work: finish idle recordings, upload pending
+/// recordings again, and finish every recording when the server stops.
 struct RecordingJanitor: Service {
     let recorder: Recorder
     let logger: Logger
 
     func run() async throws {
-        await recorder.recoverSpool()
         await recorder.retryPending()
         let interval = Duration.seconds(max(0.1, min(1, recorder.settings.limits.idleSeconds / 4)))
         while !Task.isShuttingDownGracefully && !Task.isCancelled {

@@ -1,0 +1,119 @@
+import Foundation
+import Logging
+import ReelMedia
+import ReelStorage
+
+/// A recording that was finished and stored.
+struct FinishedRecording: Sendable {
+    var id: String
+    var video: StoredVideo
+    var summary: VideoSummary
+}
+
+/// Finished recordings on their way to storage: one attempt at a time per
+/// recording, and after a failure again later, with growing delays, until
+/// stored. A recording left with only its spool and journal (no space to
+/// finish) has its video made first.
+actor UploadQueue {
+    private let list: RecordingList
+    private let storage: any VideoStorage
+    private let layout: SpoolLayout
+    private let freeSpace: FreeSpace
+    private let metrics: ServerMetrics
+    private let logger: Logger
+    private let retryMaxSeconds: Double
+    /// Pending uploads with an attempt under way, so two ticks never send one twice.
+    private var uploading: Set<String> = []
+
+    init(list: RecordingList, storage: any VideoStorage, layout: SpoolLayout, freeSpace: FreeSpace,
+         metrics: ServerMetrics, logger: Logger, retryMaxSeconds: Double) {
+        self.list = list
+        self.storage = storage
+        self.layout = layout
+        self.freeSpace = freeSpace
+        self.metrics = metrics
+        self.logger = logger
+        self.retryMaxSeconds = retryMaxSeconds
+    }
+
+    /// Uploads again every pending recording whose time has come.
+    func retryPending(now: Date = Date()) async {
+        let due = list.entries(in: [.pending]).filter { ($0.nextAttempt ?? now) <= now && !uploading.contains($0.id) }
+        for entry in due.sorted(by: { ($0.nextAttempt ?? now) < ($1.nextAttempt ?? now) }) {
+            _ = await upload(entry.id)
+        }
+    }
+
+    /// One attempt to store a pending MP4. Success deletes the local copy; failure
+    /// keeps it with the error and the time of the next attempt.
+    func upload(_ id: String) async -> Result<FinishedRecording, any Error> {
+        guard let entry = list.entry(id), let name = entry.name else {
+            return .failure(RecordingError.unknown(id: id))
+        }
+        uploading.insert(id)
+        defer { uploading.remove(id) }
+        let attempts = entry.attempts + 1
+        do {
+            try await makePendingVideo(id)
+            guard let entry = list.entry(id) else { throw MediaError.noFrames }
+            let video = try await storage.store(file: layout.pendingVideo(id), name: name)
+            list.update(id) {
+                $0.state = .stored
+                $0.location = video.location
+                $0.locationExpires = video.expires
+                $0.bytes = video.bytes
+                $0.attempts = attempts
+                $0.lastError = nil
+                $0.nextAttempt = nil
+            }
+            // Only once the entry says "stored": a crash in between leaves a copy, never a loss.
+            try? FileManager.default.removeItem(atPath: layout.pendingVideo(id))
+            metrics.uploadsSucceeded.increment()
+            metrics.bytesStored.increment(by: video.bytes)
+            metrics.uploadsPending.set(list.pendingCount)
+            if attempts > 1 {
+                logger.info("pending recording stored", metadata: [
+                    "recording.id": "\(id)", "attempts": "\(attempts)", "name": "\(name)"])
+            }
+            return .success(FinishedRecording(id: id, video: video, summary: VideoSummary(
+                frames: entry.frames, duration: entry.duration, bytes: entry.bytes)))
+        } catch {
+            let nextAttempt = Date().addingTimeInterval(retryDelay(after: attempts))
+            list.update(id) {
+                $0.state = .pending
+                $0.attempts = attempts
+                $0.lastError = "\(error)"
+                $0.nextAttempt = nextAttempt
+            }
+            metrics.uploadsFailed.increment()
+            metrics.uploadsPending.set(list.pendingCount)
+            logger.error("storing the recording failed; it is kept and retried", metadata: [
+                "recording.id": "\(id)", "attempts": "\(attempts)", "error": "\(error)",
+                "retry.seconds": "\(Int(nextAttempt.timeIntervalSinceNow.rounded()))"])
+            return .failure(error)
+        }
+    }
+
+    /// A recording that could not be finished for lack of space has its spool
+    /// and journal still: its MP4 is made now, off the actor (it may encode).
+    private func makePendingVideo(_ id: String) async throws {
+        let video = layout.pendingVideo(id), spool = layout.spool(id)
+        guard !FileManager.default.fileExists(atPath: video), layout.hasSpool(id) else { return }
+        let summary: VideoSummary
+        do {
+            summary = try await Task.detached { try SpoolRestorer.restore(spool: spool, to: video) }.value
+        } catch {
+            try? FileManager.default.removeItem(atPath: video)
+            if isDiskFull(error) { freeSpace.invalidate() }
+            throw error
+        }
+        layout.removeSpool(id)
+        list.update(id) { $0.frames = summary.frames; $0.duration = summary.duration; $0.bytes = summary.bytes }
+        logger.info("recording finished now that space returned", metadata: ["recording.id": "\(id)", "frames": "\(summary.frames)"])
+    }
+
+    /// Seconds before the next attempt: doubling from 2 s, capped by the retry limit.
+    nonisolated func retryDelay(after attempts: Int) -> Double {
+        min(retryMaxSeconds, 2 * pow(2, Double(min(attempts - 1, 20))))
+    }
+}
