@@ -27,8 +27,6 @@ final class FreeSpace: @unchecked Sendable {
         }
     }
 
-    var isLow: Bool { bytesFree < minimum }
-
     /// Throws when the free space is under the limit: nothing new may be written.
     func check() throws {
         let free = bytesFree

@@ -54,9 +54,6 @@ final class RecordingSession: @unchecked Sendable {
         return try await body()
     }
 
-    /// Bytes of JPEG the journal has written for this recording.
-    var journalBytes: Int { recording.journalBytes }
-
     /// Decodes and queues one frame; answers once it is decoded (or refused).
     /// `clientTimestamp` (ms, any origin) sets the frame's time with `--timing arrival`.
     func append(_ jpeg: ByteBuffer, clientTimestamp: Int64?) async throws {
