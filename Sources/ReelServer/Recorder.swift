@@ -24,9 +24,13 @@ actor Recorder {
     private var renewing: Set<String> = []
     private var renewalsPausedUntil = Date.distantPast
 
+    /// The time now, for idle limits: the continuous clock, or a test's own.
+    private let now: @Sendable () -> ContinuousClock.Instant
+
     init(settings: ServerSettings, storage: any VideoStorage, metrics: ServerMetrics = ServerMetrics(),
-         logger: Logger) throws {
+         logger: Logger, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) throws {
         self.settings = settings
+        self.now = now
         self.storage = storage
         self.metrics = metrics
         self.logger = logger
@@ -48,7 +52,7 @@ actor Recorder {
         let session: RecordingSession
         do {
             session = try RecordingSession(id: id, spool: layout.spool(id), settings: settings, freeSpace: freeSpace, timing: timing,
-                                           observer: metrics.encoderObserver)
+                                           observer: metrics.encoderObserver, now: now)
         } catch MediaError.diskFull(let path) {
             freeSpace.invalidate()
             throw RecordingError.noSpaceToStart(path: path)

@@ -14,9 +14,11 @@ final class RecordingSession: @unchecked Sendable {
     /// Decoding and the encoder's back-pressure block a thread: this queue's, not Swift's pool.
     private let work: DispatchQueue
     private let lock = NSLock()
-    private var lastActivity = ContinuousClock.now
+    /// The time now: the continuous clock, or a test's own.
+    private let now: @Sendable () -> ContinuousClock.Instant
+    private var lastActivity: ContinuousClock.Instant
     private var accepted = 0
-    private let started = ContinuousClock.now
+    private let started: ContinuousClock.Instant
     private var firstClientTimestamp: Int64?
     /// Set when finish begins: a frame still on its way is refused, never appended after.
     private var finishing = false
@@ -28,8 +30,11 @@ final class RecordingSession: @unchecked Sendable {
     /// `timing` overrides the server's frame timing for this recording alone.
     /// `spool` is the recording's file in the spool folder (`SpoolLayout.spool`).
     init(id: String, spool: String, settings: ServerSettings, freeSpace: FreeSpace, timing: EncoderSettings.Timing? = nil,
-         observer: EncoderObserver = EncoderObserver()) throws {
+         observer: EncoderObserver = EncoderObserver(), now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) throws {
         self.id = id
+        self.now = now
+        started = now()
+        lastActivity = started
         self.freeSpace = freeSpace
         var settings = settings
         if let timing { settings.encoder.timing = timing }
@@ -43,14 +48,15 @@ final class RecordingSession: @unchecked Sendable {
 
     var frames: Int { lock.withLock { accepted } }
 
-    func idleTime(now: ContinuousClock.Instant = .now) -> Duration {
-        lock.withLock { receiving > 0 ? .zero : now - lastActivity }
+    func idleTime() -> Duration {
+        let now = now()
+        return lock.withLock { receiving > 0 ? .zero : now - lastActivity }
     }
 
     /// Runs `body` (reading an upload's body) as activity: a slow upload is not an idle recording.
     func receiving<Result>(_ body: () async throws -> Result) async rethrows -> Result {
         lock.withLock { receiving += 1 }
-        defer { lock.withLock { receiving -= 1; lastActivity = .now } }
+        defer { lock.withLock { receiving -= 1; lastActivity = now() } }
         return try await body()
     }
 
@@ -75,7 +81,7 @@ final class RecordingSession: @unchecked Sendable {
         }
         lock.withLock {
             accepted += 1
-            lastActivity = .now
+            lastActivity = now()
         }
     }
 
@@ -97,14 +103,14 @@ final class RecordingSession: @unchecked Sendable {
     /// Checks the limits before any work and gives the frame its presentation time.
     private func admit(clientTimestamp: Int64?) throws -> Int64? {
         try lock.withLock {
-            lastActivity = .now
+            lastActivity = now()
             guard !finishing else { throw MediaError.recordingFinished }
             try freeSpace.check()
             let limits = settings.limits
             guard accepted < limits.maxFramesPerRecording else {
                 throw RecordingError.frameLimit(id: id, frames: limits.maxFramesPerRecording)
             }
-            let elapsed = ContinuousClock.now - started
+            let elapsed = now() - started
             guard elapsed < .seconds(limits.maxSecondsPerRecording) else {
                 throw RecordingError.timeLimit(id: id, seconds: limits.maxSecondsPerRecording)
             }

@@ -12,10 +12,12 @@ import Testing
     let scratch: ScratchFolder
     init() throws { scratch = try ScratchFolder() }
 
-    func recorder(_ change: (inout ServerSettings) -> Void = { _ in }) throws -> Recorder {
+    func recorder(clock: ManualClock? = nil, _ change: (inout ServerSettings) -> Void = { _ in }) throws -> Recorder {
         let settings = testSettings(scratch, change)
+        let now: @Sendable () -> ContinuousClock.Instant
+        if let clock { now = { clock.now } } else { now = { .now } }
         return try Recorder(settings: settings, storage: try LocalDiskStorage(folder: settings.storageDirectory),
-                            logger: Logger(label: "reel-test"))
+                            logger: Logger(label: "reel-test"), now: now)
     }
 
     func frame(_ name: String) throws -> ByteBuffer { ByteBuffer(bytes: try Fixtures.bytes(name)) }
@@ -25,11 +27,12 @@ import Testing
     }
 
     @Test func idleRecordingsAreFoundAndFinishedWithNothingLost() async throws {
-        let recorder = try recorder { $0.limits.idleSeconds = 1 }
+        let clock = ManualClock()
+        let recorder = try recorder(clock: clock) { $0.limits.idleSeconds = 1 }
         let quiet = try await recorder.create()
         let busy = try await recorder.create()
         for name in Fixtures.hd720Frames { try await quiet.append(try frame(name), clientTimestamp: nil) }
-        try await Task.sleep(for: .milliseconds(1300))
+        clock.advance(by: .milliseconds(1300))
         try await busy.append(try frame(Fixtures.hd720Frames[0]), clientTimestamp: nil)
         #expect(await recorder.idleRecordings() == [quiet.id])
         let result = try await recorder.finish(quiet.id, reason: "idle")
@@ -98,5 +101,17 @@ import Testing
         for name in Fixtures.hd720Frames { try recording.append(jpeg: try Fixtures.bytes(name)) }
         _ = try recording.finish(to: path)
         return path
+    }
+}
+
+/// A clock that moves only when told: idle limits tested without sleeping.
+final class ManualClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var instant = ContinuousClock.now
+
+    var now: ContinuousClock.Instant { lock.withLock { instant } }
+
+    func advance(by duration: Duration) {
+        lock.withLock { instant += duration }
     }
 }
