@@ -19,8 +19,9 @@ public final class FrameJournal: @unchecked Sendable {
     private var segments: [Int] = []
     private var nextIndex = 0
     private var durable = 0
+    private var written = 0
     /// Bytes written, frames and headers, for the figures.
-    public private(set) var bytesWritten = 0
+    public var bytesWritten: Int { lock.withLock { written } }
 
     static let magic = Array("REELJNL1".utf8)
     static let recordHeaderSize = 20
@@ -54,7 +55,7 @@ public final class FrameJournal: @unchecked Sendable {
                 if start >= 0 { _ = ftruncate(descriptor, start) }
                 throw error
             }
-            bytesWritten += record.count + jpeg.count
+            written += record.count + jpeg.count
             nextIndex += 1
         }
     }
@@ -104,7 +105,7 @@ public final class FrameJournal: @unchecked Sendable {
             unlink(path)
             throw error
         }
-        bytesWritten += header.count
+        written += header.count
         segments.append(nextIndex)
     }
 
