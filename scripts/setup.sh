@@ -12,6 +12,7 @@ packages=(
     ffmpeg                                                        # ffprobe and reference encodes in tests
     libjpeg-turbo-progs imagemagick                               # cjpeg/jpegtran and convert for fixtures
     chromium chromium-driver                                      # the web page's tests, in a real browser
+    curl                                                          # tests fetch from the Supabase stand-in
 )
 
 # Python test tools: pip where it works, Debian's packages where pip may not
