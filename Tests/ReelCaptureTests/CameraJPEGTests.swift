@@ -39,9 +39,9 @@ import Testing
         return result
     }
 
-    @Test func framesWithoutHuffmanTablesGetTheStandardOnesBeforeTheirScan() throws {
+    @Test func framesWithoutHuffmanTablesGetTheStandardOnesBeforeTheirScan() async throws {
         // libjpeg-turbo codes with the standard tables, as cameras do.
-        let raw = try run("ffmpeg", ["-v", "error", "-i", Fixtures.path("webcam-640x480-422.jpg"),
+        let raw = try await run("ffmpeg", ["-v", "error", "-i", Fixtures.path("webcam-640x480-422.jpg"),
                                      "-pix_fmt", "yuyv422", "-f", "rawvideo", "-"]).output
         let original = try [UInt8](raw).withUnsafeBytes { try YUYVEncoder(width: 640, height: 480).encode($0) }
         let stripped = withoutHuffmanTables(original)

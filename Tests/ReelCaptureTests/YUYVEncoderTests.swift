@@ -6,8 +6,8 @@ import Testing
 
 @Suite struct YUYVEncoderTests {
     /// A fixture as a camera's YUYV buffer, each line padded to `stride` bytes.
-    func yuyvFrame(_ name: String, stride: Int) throws -> [UInt8] {
-        let raw = try run("ffmpeg", ["-v", "error", "-i", Fixtures.path(name), "-pix_fmt", "yuyv422", "-f", "rawvideo", "-"])
+    func yuyvFrame(_ name: String, stride: Int) async throws -> [UInt8] {
+        let raw = try await run("ffmpeg", ["-v", "error", "-i", Fixtures.path(name), "-pix_fmt", "yuyv422", "-f", "rawvideo", "-"])
         let packed = [UInt8](raw.output)
         #expect(packed.count == 1280 * 720 * 2)
         var padded = [UInt8](repeating: 0, count: stride * 720)
@@ -22,9 +22,9 @@ import Testing
         return mse == 0 ? 99 : 10 * log10(255 * 255 / mse)
     }
 
-    @Test func rawFramesBecomeJPEGsThatMatchTheSource() throws {
+    @Test func rawFramesBecomeJPEGsThatMatchTheSource() async throws {
         let encoder = try YUYVEncoder(width: 1280, height: 720, quality: 85)
-        let frame = try yuyvFrame("frame-1280x720-420-1.jpg", stride: 2560 + 64)
+        let frame = try await yuyvFrame("frame-1280x720-420-1.jpg", stride: 2560 + 64)
         let jpeg = try frame.withUnsafeBytes { try encoder.encode($0, stride: 2560 + 64) }
         let decoder = FrameDecoder(outputRange: .full)
         let info = try jpeg.withUnsafeBytes { try decoder.inspect($0) }

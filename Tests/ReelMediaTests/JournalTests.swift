@@ -17,7 +17,7 @@ import ReelTestSupport
     }
 
     @Test(arguments: [EncoderSettings.Timing.constantRate, .timestamps])
-    func everyAcceptedFrameSurvivesAKillAtAnyMoment(timing: EncoderSettings.Timing) throws {
+    func everyAcceptedFrameSurvivesAKillAtAnyMoment(timing: EncoderSettings.Timing) async throws {
         let scratch = try ScratchFolder()
         let frames = try Fixtures.hd720Frames.map { try Fixtures.bytes($0) }
         // veryfast: B-frames, so packets are written out of presentation order.
@@ -40,11 +40,11 @@ import ReelTestSupport
             journalOnly += accepted - inSpool
             let output = spool + ".restored.mp4"
             let summary = try SpoolRestorer.restore(spool: spool, to: output)
-            let probe = try Probe(output)
+            let probe = try await Probe(output)
             #expect(summary.frames == accepted && probe.frames == accepted, "\(accepted) frames accepted, \(probe.frames) restored")
             #expect(probe.isFaststart)
             // Where spool and re-encoded frames meet, every frame still decodes.
-            let decode = try run("ffmpeg", ["-v", "error", "-i", output, "-f", "null", "-"])
+            let decode = try await run("ffmpeg", ["-v", "error", "-i", output, "-f", "null", "-"])
             #expect(decode.errors.isEmpty, "\(decode.errors)")
             if timing == .constantRate {
                 #expect(abs(probe.duration - Double(accepted) / 27) < 0.01, "\(probe.duration) s for \(accepted) frames")

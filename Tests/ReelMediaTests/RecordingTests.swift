@@ -4,7 +4,7 @@ import Testing
 import ReelTestSupport
 
 @Suite struct RecordingTests {
-    @Test func goodFramesEncodeAndBadOnesAreRefusedWithoutStoppingTheRecording() throws {
+    @Test func goodFramesEncodeAndBadOnesAreRefusedWithoutStoppingTheRecording() async throws {
         let scratch = try ScratchFolder()
         let output = scratch.file("mixed.mp4")
         let names = ["frame-1280x720-420-1.jpg", "truncated.jpg", "webcam-640x480-422.jpg", "not-a-jpeg.png",
@@ -16,7 +16,7 @@ import ReelTestSupport
                                       "cmyk-320x240.jpg"])
         #expect(summary.frames == 9)
 
-        let probe = try Probe(output)
+        let probe = try await Probe(output)
         #expect(probe.codec == "h264")
         #expect(probe.pixelFormat == "yuv420p")
         #expect(probe.width == 1280 && probe.height == 720)
@@ -28,7 +28,7 @@ import ReelTestSupport
         #expect(!FileManager.default.fileExists(atPath: output + ".spool"), "the spool is removed")
     }
 
-    @Test func theThumbnailIsASmallJPEGOfTheFrameOneSecondIn() throws {
+    @Test func theThumbnailIsASmallJPEGOfTheFrameOneSecondIn() async throws {
         let scratch = try ScratchFolder()
         let output = scratch.file("thumbnailed.mp4")
         let encoded = Counted()
@@ -47,14 +47,14 @@ import ReelTestSupport
         let info = try thumbnail.withUnsafeBytes { try FrameDecoder().inspect($0) }
         #expect(info.size == FrameSize(width: 320, height: 180))
         let small = FrameSize(width: 320, height: 180)
-        let picture = try rgbFrames(path, size: small)[0]
-        let third = psnr(picture, try rgbFrames(Fixtures.path(Fixtures.hd720Frames[2]), size: small)[0])
-        let first = psnr(picture, try rgbFrames(Fixtures.path(Fixtures.hd720Frames[0]), size: small)[0])
+        let picture = try await rgbFrames(path, size: small)[0]
+        let third = psnr(picture, try await rgbFrames(Fixtures.path(Fixtures.hd720Frames[2]), size: small)[0])
+        let first = psnr(picture, try await rgbFrames(Fixtures.path(Fixtures.hd720Frames[0]), size: small)[0])
         #expect(third > 28, "PSNR \(third) dB")
         #expect(third > first + 3, "the third frame (\(third) dB) and not the first (\(first) dB)")
     }
 
-    @Test func aFrameAfterFinishIsRefusedWithoutHarm() throws {
+    @Test func aFrameAfterFinishIsRefusedWithoutHarm() async throws {
         let scratch = try ScratchFolder()
         let output = scratch.file("closed.mp4")
         let recording = try Recording(spoolPath: output + ".spool", settings: EncoderSettings(preset: "ultrafast"))
@@ -62,10 +62,10 @@ import ReelTestSupport
         try recording.append(jpeg: frame)
         _ = try recording.finish(to: output)
         #expect(throws: MediaError.recordingFinished) { try recording.append(jpeg: frame) }
-        #expect(try Probe(output).frames == 1)
+        #expect(try await Probe(output).frames == 1)
     }
 
-    @Test func aPictureDecodedFromAFinishedMP4MatchesItsSourceFrame() throws {
+    @Test func aPictureDecodedFromAFinishedMP4MatchesItsSourceFrame() async throws {
         let scratch = try ScratchFolder()
         let output = scratch.file("still.mp4")
         // At 2 fps, one second in is the third frame; 10 s in is past the end: the last.
@@ -77,7 +77,7 @@ import ReelTestSupport
             #expect(picture.size == .hd720)
             let path = scratch.file("still-\(Int(seconds)).jpg")
             try Data(try picture.jpegThumbnail()).write(to: URL(fileURLWithPath: path))
-            let value = psnr(try rgbFrames(path, size: small)[0], try rgbFrames(Fixtures.path(expected), size: small)[0])
+            let value = psnr(try await rgbFrames(path, size: small)[0], try await rgbFrames(Fixtures.path(expected), size: small)[0])
             #expect(value > 28, "\(seconds) s: PSNR \(value) dB against \(expected)")
         }
         let notVideo = scratch.file("not-a-video.mp4")
@@ -85,19 +85,19 @@ import ReelTestSupport
         #expect(throws: MediaError.self) { try VideoFrame.picture(inMP4: notVideo, at: 1) }
     }
 
-    @Test func settingsReachTheFile() throws {
+    @Test func settingsReachTheFile() async throws {
         let scratch = try ScratchFolder()
         let output = scratch.file("small.mp4")
         let settings = EncoderSettings(size: FrameSize(width: 640, height: 360), fps: 10, preset: "ultrafast", crf: 30)
         let (summary, _) = try record(Fixtures.hd720Frames + Fixtures.hd720Frames, to: output, settings: settings)
-        let probe = try Probe(output)
+        let probe = try await Probe(output)
         #expect(probe.width == 640 && probe.height == 360)
         #expect(probe.frames == 6)
         #expect(abs(probe.duration - 0.6) < 0.001)
         #expect(summary.frames == 6)
     }
 
-    @Test func timestampsSetTheDurationOfEachFrame() throws {
+    @Test func timestampsSetTheDurationOfEachFrame() async throws {
         let scratch = try ScratchFolder()
         let output = scratch.file("timed.mp4")
         let settings = EncoderSettings(fps: 15, timing: .timestamps)
@@ -106,45 +106,45 @@ import ReelTestSupport
         // 30 frames at 100 ms intervals: 3 s at real speed, not 30/15 = 2 s.
         for index in 0..<30 { try recording.append(jpeg: frame, pts: Int64(index * 100)) }
         _ = try recording.finish(to: output)
-        let probe = try Probe(output)
+        let probe = try await Probe(output)
         #expect(probe.frames == 30)
         #expect(abs(probe.duration - 3.0) < 0.11)
     }
 
-    @Test func qualityOfTheOutputAgainstTheSourceFrames() throws {
+    @Test func qualityOfTheOutputAgainstTheSourceFrames() async throws {
         let scratch = try ScratchFolder()
         let output = scratch.file("quality.mp4")
         _ = try record(Fixtures.hd720Frames, to: output)
-        let decoded = try rgbFrames(output, size: .hd720)
+        let decoded = try await rgbFrames(output, size: .hd720)
         #expect(decoded.count == 3)
         for (index, name) in Fixtures.hd720Frames.enumerated() {
-            let source = try rgbFrames(Fixtures.path(name), size: .hd720)[0]
+            let source = try await rgbFrames(Fixtures.path(name), size: .hd720)[0]
             let value = psnr(decoded[index], source)
             #expect(value > 30, "\(name): PSNR \(value) dB")
         }
     }
 
-    @Test func scaledFramesMatchTheSourceScaledTheSameWay() throws {
+    @Test func scaledFramesMatchTheSourceScaledTheSameWay() async throws {
         let scratch = try ScratchFolder()
         let output = scratch.file("scaled.mp4")
         _ = try record(["webcam-640x480-422.jpg"], to: output)
-        let decoded = try rgbFrames(output, size: .hd720)[0]
-        let reference = try rgbFrames(Fixtures.path("webcam-640x480-422.jpg"), size: .hd720,
+        let decoded = try await rgbFrames(output, size: .hd720)[0]
+        let reference = try await rgbFrames(Fixtures.path("webcam-640x480-422.jpg"), size: .hd720,
                                       extraFilter: "scale=960:720,pad=1280:720:160:0:black")[0]
         let value = psnr(decoded, reference)
         #expect(value > 28, "PSNR \(value) dB")
     }
 
     @Test(arguments: [ColorRange.limited, .full])
-    func coloursAndLevelsSurviveTheEncode(range: ColorRange) throws {
+    func coloursAndLevelsSurviveTheEncode(range: ColorRange) async throws {
         let scratch = try ScratchFolder()
         let settings = EncoderSettings(range: range)
         for name in ["gray-ramp-1280x720.jpg", "colour-bars-1280x720.jpg"] {
             let output = scratch.file(name + ".mp4")
             _ = try record([name, name, name], to: output, settings: settings)
-            #expect(try Probe(output).colorRange == (range == .full ? "pc" : "tv"))
-            let decoded = try rgbFrames(output, size: .hd720)[2]
-            let source = try rgbFrames(Fixtures.path(name), size: .hd720)[0]
+            #expect(try await Probe(output).colorRange == (range == .full ? "pc" : "tv"))
+            let decoded = try await rgbFrames(output, size: .hd720)[2]
+            let source = try await rgbFrames(Fixtures.path(name), size: .hd720)[0]
             // Mean of each channel over 32 vertical bands, away from the band edges.
             for band in 0..<32 {
                 for channel in 0..<3 {
@@ -183,7 +183,7 @@ import ReelTestSupport
         #expect(try FileManager.default.attributesOfItem(atPath: spool)[.size] as? Int == ftyp.count)
     }
 
-    @Test func aHalfWrittenSpoolIsCutAfterItsLastCompleteFragment() throws {
+    @Test func aHalfWrittenSpoolIsCutAfterItsLastCompleteFragment() async throws {
         let scratch = try ScratchFolder()
         let spool = scratch.file("live.spool")
         let encoder = try VideoEncoder(path: spool, settings: EncoderSettings(size: FrameSize(width: 320, height: 180)))
@@ -198,7 +198,7 @@ import ReelTestSupport
 
         // On disk before the cut: all but the encoder's delay (lookahead, B-frames,
         // frame threads: about 20 frames) and the open half-second fragment.
-        let written = try Probe(copy).frames
+        let written = try await Probe(copy).frames
         #expect(written >= 108 - 34, "\(written) of 108 frames written")
 
         // Cut the last fragment in half, as a kill mid-write would.
@@ -211,12 +211,12 @@ import ReelTestSupport
         let recovered = scratch.file("recovered.mp4")
         let summary = try MP4Remuxer.faststart(from: copy, to: recovered)
         #expect(summary.frames == kept, "the samples counted in the kept fragments")
-        let probe = try Probe(recovered)
+        let probe = try await Probe(recovered)
         #expect(probe.isFaststart)
         #expect(probe.frames == summary.frames)
         // Only the torn fragment (at most half a second of frames) is lost.
         #expect(probe.frames < written && probe.frames >= written - 14, "kept \(probe.frames) of \(written)")
-        let check = try run("ffmpeg", ["-v", "error", "-i", recovered, "-f", "null", "-"])
+        let check = try await run("ffmpeg", ["-v", "error", "-i", recovered, "-f", "null", "-"])
         #expect(check.status == 0 && check.errors.isEmpty, "\(check.errors)")
         withExtendedLifetime(encoder) {}
     }

@@ -38,7 +38,7 @@ import Testing
         let result = try await recorder.finish(quiet.id, reason: "idle")
         #expect(result.summary.frames == 3)
         #expect(try storedVideos().count == 1)
-        #expect(try Probe(scratch.file("videos/\(result.video.name)")).frames == 3)
+        #expect(try await Probe(scratch.file("videos/\(result.video.name)")).frames == 3)
     }
 
     @Test func aCrashedRecordingIsRecoveredFromTheSpoolAtStart() async throws {
@@ -63,7 +63,9 @@ import Testing
         #expect(await recorder.pendingCount == 0)
         let videos = try storedVideos()
         #expect(videos.count == 2)
-        let frames = try videos.map { try Probe(scratch.file("videos/\($0)")).frames }.sorted()
+        var frames: [Int] = []
+        for video in videos { frames.append(try await Probe(scratch.file("videos/\(video)")).frames) }
+        frames.sort()
         #expect(frames[0] == 3)
         #expect(frames[1] >= 40, "recovered \(frames[1]) of 81 frames")
         #expect(try FileManager.default.contentsOfDirectory(atPath: spool) == ["pending"])

@@ -38,7 +38,7 @@ import Testing
                 #expect(url.hasPrefix("http://") && url.contains("/videos/video-") && url.hasSuffix(".mp4"))
                 let name = String(url.split(separator: "/").last!)
                 let stored = scratch.file("videos/\(name)")
-                let probe = try Probe(stored)
+                let probe = try await Probe(stored)
                 #expect(probe.frames == 4 && probe.codec == "h264" && probe.isFaststart)
                 #expect(answer["bytes"] as? Int == (try FileManager.default.attributesOfItem(atPath: stored)[.size] as? Int))
             }

@@ -32,8 +32,8 @@ import Testing
         return (path, bytes)
     }
 
-    func download(_ url: String) throws -> (status: Int, data: Data) {
-        try standIn.request("GET", String(url.dropFirst(standIn.url.count)))
+    func download(_ url: String) async throws -> (status: Int, data: Data) {
+        try await standIn.request("GET", String(url.dropFirst(standIn.url.count)))
     }
 
     @Test func aSmallVideoGoesUpWholeAndItsPublicURLPlays() async throws {
@@ -41,13 +41,13 @@ import Testing
         let stored = try await storage().store(file: path, name: "video-1.mp4")
         #expect(stored.location == .remote(url: "\(standIn.url)/storage/v1/object/public/videos/video-1.mp4"))
         #expect(stored.bytes == bytes.count)
-        #expect(try standIn.object("videos/video-1.mp4") == bytes)
-        let upload = try #require(try standIn.requests().first { ($0["method"] as? String) == "POST" })
+        #expect(try await standIn.object("videos/video-1.mp4") == bytes)
+        let upload = try #require(try await standIn.requests().first { ($0["method"] as? String) == "POST" })
         let headers = upload["headers"] as? [String: String] ?? [:]
         #expect(headers["content-type"] == "video/mp4")
         #expect(headers["x-upsert"] == "false")
         guard case .remote(let url) = stored.location else { return }
-        #expect(try download(url).data == bytes)
+        #expect(try await download(url).data == bytes)
     }
 
     @Test func aPrivateBucketAnswersASignedURLThatExpires() async throws {
@@ -56,15 +56,15 @@ import Testing
             .store(file: path, name: "video-2.mp4")
         guard case .remote(let url) = stored.location else { Issue.record("not remote"); return }
         #expect(url.hasPrefix("\(standIn.url)/storage/v1/object/sign/private-videos/video-2.mp4?token="))
-        #expect(try download(url).data == bytes)
-        let publicURL = try download("\(standIn.url)/storage/v1/object/public/private-videos/video-2.mp4")
+        #expect(try await download(url).data == bytes)
+        let publicURL = try await download("\(standIn.url)/storage/v1/object/public/private-videos/video-2.mp4")
         #expect(publicURL.status != 200)
         // Its one-second life ends: wait for that, not for a fixed time.
         let deadline = ContinuousClock.now + .seconds(10)
-        var status = try download(url).status
+        var status = try await download(url).status
         while status == 200, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(100))
-            status = try download(url).status
+            status = try await download(url).status
         }
         #expect(status != 200, "the signed URL expired")
     }
@@ -73,10 +73,10 @@ import Testing
         let size = 14 * 1024 * 1024 + 12_345
         let (path, bytes) = try file(size)
         _ = try await storage().store(file: path, name: "video-3.mp4")
-        #expect(try standIn.object("videos/video-3.mp4") == bytes)
-        let patches = try standIn.requests().filter { ($0["method"] as? String) == "PATCH" }
+        #expect(try await standIn.object("videos/video-3.mp4") == bytes)
+        let patches = try await standIn.requests().filter { ($0["method"] as? String) == "PATCH" }
         #expect(patches.map { $0["bytes"] as? Int } == [6 * 1024 * 1024, 6 * 1024 * 1024, size - 12 * 1024 * 1024])
-        #expect(try standIn.requests().contains { ($0["method"] as? String) == "POST" && ($0["path"] as? String)?.hasSuffix("/upload/resumable") == true })
+        #expect(try await standIn.requests().contains { ($0["method"] as? String) == "POST" && ($0["path"] as? String)?.hasSuffix("/upload/resumable") == true })
     }
 
     @Test func aResumedUploadSendsOnlyTheRest() async throws {
@@ -84,10 +84,10 @@ import Testing
         let (path, bytes) = try file(size)
         // The second chunk's connection drops after 1 MiB; the client asks the
         // server where it stands (HEAD) and sends from there.
-        try standIn.faults([["drop": 1, "after_bytes": 1024 * 1024, "method": "PATCH", "skip": 1]])
+        try await standIn.faults([["drop": 1, "after_bytes": 1024 * 1024, "method": "PATCH", "skip": 1]])
         _ = try await storage().store(file: path, name: "video-4.mp4")
-        #expect(try standIn.object("videos/video-4.mp4") == bytes)
-        let requests = try standIn.requests()
+        #expect(try await standIn.object("videos/video-4.mp4") == bytes)
+        let requests = try await standIn.requests()
         let patches = requests.filter { ($0["method"] as? String) == "PATCH" }
         #expect(patches.count == 4, "chunk 1, chunk 2 dropped, chunk 2 again, chunk 3")
         let offsets = patches.compactMap { ($0["headers"] as? [String: String])?["upload-offset"] }
@@ -100,13 +100,13 @@ import Testing
         let size = 7 * 1024 * 1024
         let (path, bytes) = try file(size)
         // After the first chunk the upload expires: HEAD and PATCH answer 404.
-        try standIn.faults([["drop": 1, "after_bytes": 0, "method": "PATCH", "skip": 1]])
+        try await standIn.faults([["drop": 1, "after_bytes": 0, "method": "PATCH", "skip": 1]])
         // Uploads live 2 s; the client waits 3 s or more before trying again.
-        try standIn.config(["tus_expiry_seconds": 2])
+        try await standIn.config(["tus_expiry_seconds": 2])
         _ = try await storage { $0.retry = RetryPolicy(attempts: 4, firstDelay: .seconds(6), maxDelay: .seconds(6)) }
             .store(file: path, name: "video-5.mp4")
-        #expect(try standIn.object("videos/video-5.mp4") == bytes)
-        let requests = try standIn.requests()
+        #expect(try await standIn.object("videos/video-5.mp4") == bytes)
+        let requests = try await standIn.requests()
         #expect(requests.contains { ($0["method"] as? String) == "HEAD" && $0["status"] as? Int == 404 }, "the old upload is gone")
         // A new upload began (on a loaded machine it may itself expire and begin once more).
         #expect(requests.filter { ($0["method"] as? String) == "POST" }.count >= 2)
@@ -128,11 +128,11 @@ import Testing
             let (other, _) = try file(11_000, name: "other.mp4")
             _ = try await storage.store(file: other, name: "video-6.mp4")
         case "mime":
-            try standIn.control("POST", "buckets", body: ["id": "images", "public": true, "allowed_mime_types": ["image/png"]])
+            try await standIn.control("POST", "buckets", body: ["id": "images", "public": true, "allowed_mime_types": ["image/png"]])
             storage = self.storage(bucket: "images")
-        default: try standIn.config(["max_object_bytes": 5000])
+        default: try await standIn.config(["max_object_bytes": 5000])
         }
-        try standIn.control("DELETE", "requests")
+        try await standIn.control("DELETE", "requests")
         do {
             _ = try await storage.store(file: path, name: "video-6.mp4")
             Issue.record("\(cause): stored")
@@ -145,46 +145,46 @@ import Testing
             }
             #expect(!error.isTransient)
         }
-        let uploads = try standIn.requests().filter { ($0["method"] as? String) == "POST" }
+        let uploads = try await standIn.requests().filter { ($0["method"] as? String) == "POST" }
         #expect(uploads.count == 1, "a refusal is not retried")
     }
 
     @Test func transientFailuresAreRetried() async throws {
         let (path, bytes) = try file(20_000)
-        try standIn.faults([["fail": 2, "status": 503], ["fail": 1, "status": 429, "retry_after": 1]])
+        try await standIn.faults([["fail": 2, "status": 503], ["fail": 1, "status": 429, "retry_after": 1]])
         let started = ContinuousClock.now
         _ = try await storage().store(file: path, name: "video-7.mp4")
         #expect(ContinuousClock.now - started >= .seconds(1), "Retry-After was honoured")
-        #expect(try standIn.object("videos/video-7.mp4") == bytes)
-        #expect(try standIn.requests().filter { ($0["method"] as? String) == "POST" }.count == 4)
+        #expect(try await standIn.object("videos/video-7.mp4") == bytes)
+        #expect(try await standIn.requests().filter { ($0["method"] as? String) == "POST" }.count == 4)
     }
 
     @Test func aDuplicateOfOurOwnEarlierAttemptCountsAsStored() async throws {
         let (path, bytes) = try file(30_000)
         // An earlier attempt landed, but its answer was lost (here: the object is there, the next answer fails).
         _ = try await storage().store(file: path, name: "video-8.mp4")
-        try standIn.faults([["fail": 1, "status": 502, "method": "POST"]])
+        try await standIn.faults([["fail": 1, "status": 502, "method": "POST"]])
         _ = try await storage().store(file: path, name: "video-8.mp4")
-        #expect(try standIn.object("videos/video-8.mp4") == bytes)
+        #expect(try await standIn.object("videos/video-8.mp4") == bytes)
         // And at the first attempt: stored before a crash, or before signing its URL failed.
         let again = try await storage().store(file: path, name: "video-8.mp4")
         #expect(again.bytes == bytes.count)
         // A different file under that name is a real duplicate.
         let (other, _) = try file(31_000, name: "other.mp4")
-        try standIn.faults([["fail": 1, "status": 502, "method": "POST"]])
+        try await standIn.faults([["fail": 1, "status": 502, "method": "POST"]])
         await #expect(throws: SupabaseError.self) { _ = try await storage().store(file: other, name: "video-8.mp4") }
     }
 
     @Test func storageDownIsANetworkOrServerErrorAfterTheRetries() async throws {
         let (path, _) = try file(10_000)
-        try standIn.faults([["down": true]])
+        try await standIn.faults([["down": true]])
         do {
             _ = try await storage().store(file: path, name: "video-9.mp4")
             Issue.record("stored while down")
         } catch let error as SupabaseError {
             #expect(error.isTransient)
         }
-        #expect(try standIn.requests().count == 4, "all attempts were made")
+        #expect(try await standIn.requests().count == 4, "all attempts were made")
         var configuration = storage().configuration
         configuration.url = "http://127.0.0.1:9"
         let unreachable = SupabaseStorage(configuration: configuration)

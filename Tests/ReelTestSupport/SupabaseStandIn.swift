@@ -36,52 +36,49 @@ public final class SupabaseStandIn: @unchecked Sendable {
     }
 
     deinit {
-        process.terminate()
-        // Never hang a test run on a child that will not stop.
-        let deadline = Date().addingTimeInterval(3)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        // A test double with nothing to save: stopped at once, never waited for.
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
     /// Queues faults, e.g. `[["fail": 2, "status": 503]]`, or sets `["down": true]`.
-    public func faults(_ faults: [[String: any Sendable]]) throws {
-        _ = try control("POST", "faults", body: faults)
+    public func faults(_ faults: [[String: any Sendable]]) async throws {
+        _ = try await control("POST", "faults", body: faults)
     }
 
     /// Stored objects by `bucket/path`: size and SHA-256.
-    public func objects() throws -> [String: [String: Any]] {
-        try control("GET", "objects") as? [String: [String: Any]] ?? [:]
+    public func objects() async throws -> [String: [String: Any]] {
+        try await control("GET", "objects") as? [String: [String: Any]] ?? [:]
     }
 
     /// The raw bytes of a stored object.
-    public func object(_ key: String) throws -> Data {
-        try request("GET", "/_control/object/\(key)").data
+    public func object(_ key: String) async throws -> Data {
+        try await request("GET", "/_control/object/\(key)").data
     }
 
     /// Every storage request seen: method, path, status, bytes received, some headers.
-    public func requests() throws -> [[String: Any]] {
-        try control("GET", "requests") as? [[String: Any]] ?? []
+    public func requests() async throws -> [[String: Any]] {
+        try await control("GET", "requests") as? [[String: Any]] ?? []
     }
 
-    public func config(_ values: [String: any Sendable]) throws {
-        _ = try control("POST", "config", body: values)
+    public func config(_ values: [String: any Sendable]) async throws {
+        _ = try await control("POST", "config", body: values)
     }
 
     @discardableResult
-    public func control(_ method: String, _ path: String, body: Any? = nil) throws -> Any? {
-        let data = try request(method, "/_control/\(path)", body: body).data
+    public func control(_ method: String, _ path: String, body: Any? = nil) async throws -> Any? {
+        let data = try await request(method, "/_control/\(path)", body: body).data
         return data.isEmpty ? nil : try JSONSerialization.jsonObject(with: data)
     }
 
     /// A plain HTTP exchange with the stand-in, through curl (as a client outside reel).
-    public func request(_ method: String, _ path: String, headers: [String] = [], body: Any? = nil) throws -> (status: Int, data: Data) {
+    public func request(_ method: String, _ path: String, headers: [String] = [], body: Any? = nil) async throws -> (status: Int, data: Data) {
         var arguments = ["-s", "-X", method, "-o", "-", "-w", "\n%{http_code}", url + path]
         for header in headers { arguments += ["-H", header] }
         if let body {
             arguments += ["-H", "Content-Type: application/json",
                           "--data-binary", String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self)]
         }
-        let result = try run("curl", arguments)
+        let result = try await run("curl", arguments)
         var output = result.output
         guard let newline = output.lastIndex(of: UInt8(ascii: "\n")) else { throw ProbeError(message: "curl: \(result.errors)") }
         let status = Int(String(decoding: output[(newline + 1)...], as: UTF8.self)) ?? 0

@@ -39,8 +39,9 @@ public struct CommandResult {
 
 /// Runs a program, by path or found on PATH, and collects what it prints
 /// (through files, so a program that prints a lot never blocks on a full pipe).
+/// Waits for its exit without holding a thread of Swift's pool.
 @discardableResult
-public func run(_ program: String, _ arguments: [String]) throws -> CommandResult {
+public func run(_ program: String, _ arguments: [String]) async throws -> CommandResult {
     let capture = NSTemporaryDirectory() + "reel-run-" + UUID().uuidString
     let outputPath = capture + ".out", errorPath = capture + ".err"
     defer {
@@ -59,11 +60,24 @@ public func run(_ program: String, _ arguments: [String]) throws -> CommandResul
     }
     process.standardOutput = FileHandle(forWritingAtPath: outputPath)
     process.standardError = FileHandle(forWritingAtPath: errorPath)
-    try process.run()
-    process.waitUntilExit()
+    try await exit(of: process)
     return CommandResult(status: process.terminationStatus,
                          output: try Data(contentsOf: URL(fileURLWithPath: outputPath)),
                          errors: (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "")
+}
+
+/// Starts `process` and returns when it has exited: its termination handler
+/// resumes the caller, so no thread waits meanwhile.
+public func exit(of process: Process) async throws {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+        process.terminationHandler = { _ in continuation.resume() }
+        do {
+            try process.run()
+        } catch {
+            process.terminationHandler = nil
+            continuation.resume(throwing: error)
+        }
+    }
 }
 
 /// What ffprobe says about a file's video stream, counting frames by decoding.
@@ -78,8 +92,8 @@ public struct Probe {
     /// Top-level MP4 boxes in file order.
     public var boxes: [String]
 
-    public init(_ path: String) throws {
-        let result = try run("ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0",
+    public init(_ path: String) async throws {
+        let result = try await run("ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0",
                                          "-show_entries", "stream=codec_name,pix_fmt,width,height,nb_read_frames,duration,color_range",
                                          "-of", "default=noprint_wrappers=1", path])
         guard result.status == 0 else { throw ProbeError(message: result.errors) }
@@ -129,11 +143,11 @@ public func topLevelBoxes(_ path: String) throws -> [String] {
 }
 
 /// Every frame of a video or image decoded by ffmpeg to packed RGB at `size`.
-public func rgbFrames(_ path: String, size: FrameSize, extraFilter: String? = nil) throws -> [[UInt8]] {
+public func rgbFrames(_ path: String, size: FrameSize, extraFilter: String? = nil) async throws -> [[UInt8]] {
     var filters = ["scale=\(size.width):\(size.height)", "format=rgb24"]
     if let extraFilter { filters.insert(extraFilter, at: 0) }
     // Accurate rounding and full chroma interpolation: measure the video, not the converter.
-    let result = try run("ffmpeg", ["-v", "error", "-i", path, "-sws_flags", "bicubic+accurate_rnd+full_chroma_int",
+    let result = try await run("ffmpeg", ["-v", "error", "-i", path, "-sws_flags", "bicubic+accurate_rnd+full_chroma_int",
                                     "-vf", filters.joined(separator: ","),
                                     "-f", "rawvideo", "-"])
     guard result.status == 0 else { throw ProbeError(message: result.errors) }
