@@ -22,9 +22,9 @@ rm -f "$ROOT/.build-fuzz/debug.yaml" "$ROOT/.build-fuzz/debug/description.json"
 BIN=$ROOT/.build-fuzz/debug
 
 seed() {  # seed <target> <files...>
-    mkdir -p "$WORK/$1"
-    shift_target=$1; shift
-    cp "$@" "$WORK/$shift_target/"
+    local target=$1; shift
+    mkdir -p "$WORK/$target"
+    cp "$@" "$WORK/$target/"
 }
 # Inputs that once crashed a target stay in its corpus (Fuzz/Regressions/<target>/).
 for found in Fuzz/Regressions/*/; do seed "$(basename "$found")" "$found"*; done

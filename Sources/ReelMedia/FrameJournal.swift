@@ -15,6 +15,8 @@ public final class FrameJournal: @unchecked Sendable {
     private let header: [UInt8]
     private let lock = NSLock()
     private var descriptor: Int32 = -1
+    /// Bytes in the open segment: where a record that fails part-way is cut back to.
+    private var segmentLength = 0
     /// First frame index of every segment still on disk, oldest first.
     private var segments: [Int] = []
     private var nextIndex = 0
@@ -46,15 +48,15 @@ public final class FrameJournal: @unchecked Sendable {
             if descriptor < 0 { try openSegment() }
             let record = Self.littleEndian(UInt32(jpeg.count)) + Self.littleEndian(UInt64(nextIndex))
                 + Self.littleEndian(UInt64(bitPattern: pts))
-            let start = lseek(descriptor, 0, SEEK_END)
             do {
                 try writeAll(record.withUnsafeBytes { $0 })
                 try writeAll(jpeg)
             } catch {
                 // Cut the partial record, so the next one starts where a reader expects it.
-                if start >= 0 { _ = ftruncate(descriptor, start) }
+                _ = ftruncate(descriptor, off_t(segmentLength))
                 throw error
             }
+            segmentLength += record.count + jpeg.count
             written += record.count + jpeg.count
             nextIndex += 1
         }
@@ -106,6 +108,7 @@ public final class FrameJournal: @unchecked Sendable {
             throw error
         }
         written += header.count
+        segmentLength = header.count
         segments.append(nextIndex)
     }
 
@@ -178,30 +181,37 @@ struct JournalContents {
     var settings: JournalSettings?
     var frames: [Frame] = []
 
-    /// Reads every segment; a record cut short (the process died writing it) ends its segment.
+    /// Indexes every segment, reading record headers only (a journal left by
+    /// a failed encoder may hold minutes of frames); a record cut short (the
+    /// process died writing it) ends its segment.
     init(folder: String) {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
             .filter { $0.hasSuffix(".frames") }.sorted()
         for name in names {
             let path = folder + "/" + name
-            guard let data = FileManager.default.contents(atPath: path) else { continue }
-            let bytes = [UInt8](data)
+            guard let handle = FileHandle(forReadingAtPath: path) else { continue }
+            defer { try? handle.close() }
             let magic = FrameJournal.magic
-            guard bytes.count >= magic.count + 4, Array(bytes[0..<magic.count]) == magic else { continue }
-            let jsonLength = Int(Self.read(UInt32.self, bytes, at: magic.count))
-            var offset = magic.count + 4 + jsonLength
-            guard offset <= bytes.count,
-                  let settings = try? JSONDecoder().decode(JournalSettings.self, from: Data(bytes[(magic.count + 4)..<offset]))
-            else { continue }
+            guard let end = try? handle.seekToEnd(), (try? handle.seek(toOffset: 0)) != nil,
+                  let head = try? handle.read(upToCount: magic.count + 4), head.count == magic.count + 4,
+                  Array(head.prefix(magic.count)) == magic else { continue }
+            let jsonLength = Int(Self.read(UInt32.self, [UInt8](head), at: magic.count))
+            guard let json = try? handle.read(upToCount: jsonLength), json.count == jsonLength,
+                  let settings = try? JSONDecoder().decode(JournalSettings.self, from: json) else { continue }
             self.settings = self.settings ?? settings
-            while offset + FrameJournal.recordHeaderSize <= bytes.count {
-                let length = Int(Self.read(UInt32.self, bytes, at: offset))
-                let index = Int(truncatingIfNeeded: Self.read(UInt64.self, bytes, at: offset + 4))
-                let pts = Int64(bitPattern: Self.read(UInt64.self, bytes, at: offset + 12))
-                let start = offset + FrameJournal.recordHeaderSize
-                guard start + length <= bytes.count else { break }
-                frames.append(Frame(index: index, pts: pts, segment: path, offset: start, length: length))
-                offset = start + length
+            var offset = UInt64(magic.count + 4 + jsonLength)
+            while offset + UInt64(FrameJournal.recordHeaderSize) <= end {
+                guard (try? handle.seek(toOffset: offset)) != nil,
+                      let data = try? handle.read(upToCount: FrameJournal.recordHeaderSize),
+                      data.count == FrameJournal.recordHeaderSize else { break }
+                let header = [UInt8](data)
+                let length = Int(Self.read(UInt32.self, header, at: 0))
+                let start = offset + UInt64(FrameJournal.recordHeaderSize)
+                guard start + UInt64(length) <= end else { break }
+                frames.append(Frame(index: Int(truncatingIfNeeded: Self.read(UInt64.self, header, at: 4)),
+                                    pts: Int64(bitPattern: Self.read(UInt64.self, header, at: 12)),
+                                    segment: path, offset: Int(start), length: length))
+                offset = start + UInt64(length)
             }
         }
         // Segments overlap nowhere; keep each index once, in order.

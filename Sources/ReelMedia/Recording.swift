@@ -99,6 +99,10 @@ public final class Recording: @unchecked Sendable {
     /// Frames accepted so far.
     public var frameCount: Int { queue.pushed }
 
+    /// True once the encoder has failed: the recording takes no more frames,
+    /// and `finish` makes its video from spool and journal.
+    public var encoderFailed: Bool { queue.hasFailed }
+
     /// Bytes the journal has written (frames and headers); 0 without one.
     public var journalBytes: Int { journal?.bytesWritten ?? 0 }
 
@@ -127,7 +131,8 @@ public final class Recording: @unchecked Sendable {
             discardFiles()
             throw MediaError.noFrames
         }
-        if encoderFailure != nil, journal == nil { throw encoderFailure! }
+        // Without a journal, what the encoder lost cannot be made up.
+        if let encoderFailure, journal == nil { throw encoderFailure }
         do {
             let summary = encoderFailure == nil ? try MP4Remuxer.faststart(from: spoolPath, to: output)
                 : try SpoolRestorer.restore(spool: spoolPath, to: output)
@@ -187,6 +192,8 @@ final class EncodeQueue: @unchecked Sendable {
         thread.name = "reel-encoder"
         thread.start()
     }
+
+    var hasFailed: Bool { condition.withLock { failure != nil } }
 
     /// Throws the encoder's failure, or that the recording is finished.
     func checkRunning() throws {

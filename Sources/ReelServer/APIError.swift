@@ -23,7 +23,7 @@ struct APIError: HTTPResponseError {
         var fields = extra
         fields["status"] = .string("error")
         fields["message"] = .string(message)
-        var response = try Answer<[String: JSONValue]>.json(fields, status: status)
+        var response = try jsonResponse(fields, status: status)
         if closesConnection { response.headers[.connection] = "close" }
         return response
     }

@@ -9,15 +9,16 @@ struct Answer<Body: Encodable & Sendable>: ResponseGenerator {
     init(_ body: Body) { self.body = body }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        try Self.json(body, status: .ok)
+        try jsonResponse(body, status: .ok)
     }
+}
 
-    static func json(_ value: some Encodable, status: HTTPResponse.Status) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
-    }
+/// Every JSON answer, success or error, encoded one way.
+func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
 }
 
 /// `{"status": "success"}`: health and readiness.

@@ -20,8 +20,9 @@ final class CloseAfterResponse: ChannelOutboundHandler, RemovableChannelHandler 
         case .end:
             guard closing else { return context.write(data, promise: promise) }
             closing = false
-            context.writeAndFlush(data).whenComplete { _ in context.close(promise: nil) }
-            promise?.succeed()
+            let written = context.writeAndFlush(data)
+            written.whenComplete { _ in context.close(promise: nil) }
+            written.cascade(to: promise)
         }
     }
 }

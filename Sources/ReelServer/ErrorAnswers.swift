@@ -49,8 +49,7 @@ extension APIError {
 
     init(_ error: UploadError) {
         switch error {
-        case .empty: self.init(.badRequest, "\(error)")
-        case .noBoundary, .noField: self.init(.badRequest, "\(error)")
+        case .empty, .noBoundary, .noField: self.init(.badRequest, "\(error)")
         // The rest of a body over the limit is not worth reading: the connection closes.
         case .bodyTooLarge: self.init(.contentTooLarge, "\(error)", closesConnection: true)
         case .frameTooLarge: self.init(.contentTooLarge, "\(error)")

@@ -24,8 +24,6 @@ final class RecordingSession: @unchecked Sendable {
     private var finishing = false
     /// Uploads whose body is still arriving: the recording is not idle meanwhile.
     private var receiving = 0
-    /// Set when the encoder failed: the recording takes no more frames and is finished with what it has.
-    private(set) var encoderFailed = false
 
     /// `timing` overrides the server's frame timing for this recording alone.
     /// `spool` is the recording's file in the spool folder (`SpoolLayout.spool`).
@@ -48,6 +46,10 @@ final class RecordingSession: @unchecked Sendable {
 
     var frames: Int { lock.withLock { accepted } }
 
+    /// The encoder failed: the recording takes no more frames and is finished with what it has.
+    /// (The journal refusing a frame for lack of space leaves it going.)
+    var encoderFailed: Bool { recording.encoderFailed }
+
     func idleTime() -> Duration {
         let now = now()
         return lock.withLock { receiving > 0 ? .zero : now - lastActivity }
@@ -69,14 +71,9 @@ final class RecordingSession: @unchecked Sendable {
             guard !self.lock.withLock({ self.finishing }) else { throw MediaError.recordingFinished }
             do {
                 try jpeg.withUnsafeReadableBytes { try self.recording.append(jpeg: $0, pts: pts) }
-            } catch let error as MediaError where !error.refusesOnlyTheFrame {
-                if case .diskFull = error { self.freeSpace.invalidate() }
-                // The journal refusing a frame leaves the recording going; the encoder failing does not.
-                if case .diskFull(let path) = error, path.hasPrefix(FrameJournal.folder(forSpool: self.spoolPath)) {
-                    throw error
-                }
-                self.lock.withLock { self.encoderFailed = true }
-                throw error
+            } catch MediaError.diskFull(let path) {
+                self.freeSpace.invalidate()  // the next frame reads the disk again
+                throw MediaError.diskFull(path: path)
             }
         }
         lock.withLock {

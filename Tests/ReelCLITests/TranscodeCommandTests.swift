@@ -103,7 +103,7 @@ import Testing
         process.arguments = ["transcode", frames, "-o", output, "--preset", "medium", "--threads", "1"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        async let exited: Void = exit(of: process)
+        async let exited: Void = runToExit(process)
 
         // Wait until a few fragments are on disk, note how many frames they hold, then kill.
         var framesBeforeKill = 0

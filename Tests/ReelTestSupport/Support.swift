@@ -60,7 +60,7 @@ public func run(_ program: String, _ arguments: [String]) async throws -> Comman
     }
     process.standardOutput = FileHandle(forWritingAtPath: outputPath)
     process.standardError = FileHandle(forWritingAtPath: errorPath)
-    try await exit(of: process)
+    try await runToExit(process)
     return CommandResult(status: process.terminationStatus,
                          output: try Data(contentsOf: URL(fileURLWithPath: outputPath)),
                          errors: (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "")
@@ -68,7 +68,7 @@ public func run(_ program: String, _ arguments: [String]) async throws -> Comman
 
 /// Starts `process` and returns when it has exited: its termination handler
 /// resumes the caller, so no thread waits meanwhile.
-public func exit(of process: Process) async throws {
+public func runToExit(_ process: Process) async throws {
     try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
         process.terminationHandler = { _ in continuation.resume() }
         do {
