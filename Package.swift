@@ -41,7 +41,9 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .systemLibrary(name: "CMalloc"),
-        .target(name: "ReelMedia", dependencies: ["CFFmpeg", "CTurboJPEG"]),
+        .plugin(name: "VersionStamp", capability: .buildTool()),
+        .target(name: "ReelErrors"),
+        .target(name: "ReelMedia", dependencies: ["CFFmpeg", "CTurboJPEG", "ReelErrors"]),
         .target(name: "ReelHTTP", dependencies: ["CCurl"]),
         .systemLibrary(
             name: "CV4L2",
@@ -49,12 +51,13 @@ let package = Package(
             providers: [.apt(["libv4l-dev"])]
         ),
         .target(name: "ReelCapture", dependencies: ["CV4L2", "ReelHTTP", "ReelMedia"]),
-        .target(name: "ReelStorage", dependencies: ["ReelHTTP", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "ReelStorage", dependencies: ["ReelHTTP", "ReelErrors", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "ReelServer",
             dependencies: [
                 "ReelMedia",
                 "ReelStorage",
+                "ReelErrors",
                 "CMalloc",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -67,7 +70,10 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            resources: [.copy("Page")]
+            // The page is compiled in: a binary copied alone still serves it.
+            resources: [.embedInCode("Page/index.html"), .embedInCode("Page/app.js"), .embedInCode("Page/style.css"),
+                        .embedInCode("openapi.yaml")],
+            plugins: ["VersionStamp"]
         ),
         .executableTarget(
             name: "reel",
@@ -75,6 +81,7 @@ let package = Package(
                 "ReelMedia",
                 "ReelServer",
                 "ReelCapture",
+                "ReelErrors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),

@@ -33,7 +33,7 @@ public struct Transcoder {
         return try inputs.flatMap { input -> [String] in
             var isFolder: ObjCBool = false
             guard files.fileExists(atPath: input, isDirectory: &isFolder) else {
-                throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: input])
+                throw MediaError.file(path: input, message: "no such file or folder")
             }
             guard isFolder.boolValue else { return [input] }
             return try files.contentsOfDirectory(atPath: input)

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import ReelErrors
 import ReelStorage
 
 /// The router of `reel serve`: the web page at `/`, the old contract and the
@@ -55,7 +56,12 @@ public func makeVideoStorage(_ settings: ServerSettings, logger: Logger) throws 
 
 /// `reel serve` as an application: tests build it the same way without argv.
 public func buildApplication(settings: ServerSettings, logger: Logger) async throws -> some ApplicationProtocol {
+    logger.info("reel \(reelVersion) starting", metadata: settings.summary)
+    try StartupChecks.folders(settings)
     let storage = try makeVideoStorage(settings, logger: logger)
+    if let supabase = storage as? SupabaseStorage {
+        try await StartupChecks.bucket(supabase, logger: logger)
+    }
     let recorder = try Recorder(settings: settings, storage: storage, logger: logger)
     // What a crash left is taken up before any request: no recording of this process can be mistaken for it.
     await recorder.recoverSpool()
@@ -77,4 +83,24 @@ public func buildApplication(settings: ServerSettings, logger: Logger) async thr
         services: [RecordingJanitor(recorder: recorder, logger: logger)],
         logger: logger
     )
+}
+
+/// Runs `reel serve` until it is stopped. A port that cannot be listened on is said as such.
+public func runServer(settings: ServerSettings, logger: Logger) async throws {
+    let app = try await buildApplication(settings: settings, logger: logger)
+    do {
+        try await app.runService()
+    } catch let error as IOError {
+        let address = "\(settings.host):\(settings.port)"
+        switch error.errnoCode {
+        case EADDRINUSE:
+            throw StartupError("cannot listen on \(address): the port is in use by another program; stop it or choose another with --port (REEL_PORT)")
+        case EACCES:
+            throw StartupError("cannot listen on \(address): permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE); choose another with --port (REEL_PORT)")
+        case EADDRNOTAVAIL:
+            throw StartupError("cannot listen on \(address): no network interface of this machine has that address; choose another with --host (REEL_HOST)")
+        default:
+            throw StartupError("cannot listen on \(address): \(reason(errno: error.errnoCode))")
+        }
+    }
 }

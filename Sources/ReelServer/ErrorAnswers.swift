@@ -1,4 +1,5 @@
 import Hummingbird
+import ReelErrors
 import ReelMedia
 
 /// Maps every error to the service's JSON answer, once, at the edge: domain
@@ -22,6 +23,8 @@ struct ErrorAnswers<Context: RequestContext>: RouterMiddleware {
             throw APIError(.notFound, "no route \(request.method) \(request.uri.path)")
         } catch let error as HTTPError {
             throw APIError(error.status, error.body ?? "\(error.status.reasonPhrase)")
+        } catch {
+            throw APIError(.internalServerError, describe(error))
         }
     }
 }

@@ -1,46 +1,30 @@
 import Foundation
 import Hummingbird
 
-/// The web page at `/` and its script and style under `/assets/`: package
-/// resources (`Sources/ReelServer/Page`), read once and answered from memory.
+/// The web page at `/` and its script and style under `/assets/` (the files of
+/// `Sources/ReelServer/Page`), and the API's description at `/openapi.yaml`:
+/// compiled into the binary (nothing to install beside it), answered from memory.
 struct PageController<Context: RequestContext> {
-    /// File name to contents; empty when the resources are not installed next to the binary.
-    private let files: [String: ByteBuffer]
-
-    init() {
-        files = Self.loadFiles()
-    }
+    private let files: [String: ByteBuffer] = [
+        "index.html": ByteBuffer(bytes: PackageResources.index_html),
+        "app.js": ByteBuffer(bytes: PackageResources.app_js),
+        "style.css": ByteBuffer(bytes: PackageResources.style_css),
+    ]
+    private let apiDescription = ByteBuffer(bytes: PackageResources.openapi_yaml)
 
     func addRoutes(to router: Router<Context>) {
         router.get("/") { _, _ in try self.answer("index.html") }
-        router.get("assets/:file") { _, context in try self.answer(context.parameters.get("file") ?? "") }
+        router.get("openapi.yaml") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/yaml", .cacheControl: "no-cache"],
+                     body: ResponseBody(byteBuffer: self.apiDescription))
+        }
+        router.get("assets/:file") { _, context in try self.answer(context.parameters.require("file")) }
     }
 
     private func answer(_ name: String) throws -> Response {
-        guard let body = files[name] else {
-            throw APIError(.notFound, files.isEmpty
-                ? "the web page's files are not installed: \(Self.bundleName) must sit next to the reel binary"
-                : "no such file: \(name)")
-        }
+        guard let body = files[name] else { throw APIError(.notFound, "no such file: \(name)") }
         return Response(status: .ok, headers: [.contentType: Self.contentType(of: name), .cacheControl: "no-cache"],
                         body: ResponseBody(byteBuffer: body))
-    }
-
-    private static var bundleName: String { "Reel_ReelServer.resources" }
-
-    private static func loadFiles() -> [String: ByteBuffer] {
-        // Bundle.module stops the process when its folder is missing (a binary copied
-        // alone); look first, so the server then runs without its page instead.
-        let beside = Bundle.main.bundleURL.appendingPathComponent(bundleName).path
-        guard FileManager.default.fileExists(atPath: beside),
-              let folder = Bundle.module.url(forResource: "Page", withExtension: nil) else { return [:] }
-        var files: [String: ByteBuffer] = [:]
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] {
-            if let data = FileManager.default.contents(atPath: folder.appendingPathComponent(name).path) {
-                files[name] = ByteBuffer(bytes: data)
-            }
-        }
-        return files
     }
 
     private static func contentType(of name: String) -> String {

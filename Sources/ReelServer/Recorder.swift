@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ReelErrors
 import ReelMedia
 import ReelStorage
 
@@ -57,7 +58,7 @@ actor Recorder {
             freeSpace.invalidate()
             throw RecordingError.noSpaceToStart(path: path)
         } catch {
-            throw RecordingError.cannotStart(reason: "\(error)")
+            throw RecordingError.cannotStart(reason: "\(describe(error))")
         }
         active[id] = session
         order.append(id)
@@ -142,7 +143,7 @@ actor Recorder {
         } catch {
             // Storage is away: lists answer at once with the old URLs for a while.
             renewalsPausedUntil = Date().addingTimeInterval(60)
-            logger.warning("cannot renew the video's URL", metadata: ["recording.id": "\(id)", "error": "\(error)"])
+            logger.warning("cannot renew the video's URL", metadata: ["recording.id": "\(id)", "error": "\(describe(error))"])
         }
     }
 
@@ -189,17 +190,17 @@ actor Recorder {
                 $0.duration = Double(session.frames) / Double(settings.encoder.fps)
                 $0.hasThumbnail = hasThumbnail
                 $0.attempts = 1
-                $0.lastError = "\(error)"
+                $0.lastError = "\(describe(error))"
                 $0.nextAttempt = nextAttempt
             }
             metrics.uploadsPending.set(recordings.pendingCount)
             logger.error("no space to finish the recording; it is kept and finished when space returns",
-                         metadata: ["recording.id": "\(session.id)", "error": "\(error)", "frames": "\(session.frames)"])
-            throw RecordingError.noSpaceToFinish(id: session.id, frames: session.frames, reason: "\(error)")
+                         metadata: ["recording.id": "\(session.id)", "error": "\(describe(error))", "frames": "\(session.frames)"])
+            throw RecordingError.noSpaceToFinish(id: session.id, frames: session.frames, reason: "\(describe(error))")
         } catch let error as MediaError {
             // The spool stays: the next start tries to recover what it holds.
-            recordings.update(session.id) { $0.state = .failed; $0.lastError = "\(error)" }
-            logger.error("recording failed", metadata: ["recording.id": "\(session.id)", "error": "\(error)"])
+            recordings.update(session.id) { $0.state = .failed; $0.lastError = "\(describe(error))" }
+            logger.error("recording failed", metadata: ["recording.id": "\(session.id)", "error": "\(describe(error))"])
             throw error
         }
         let hasThumbnail = recordings.saveThumbnail(session.id) { try session.thumbnail() }
@@ -227,15 +228,28 @@ actor Recorder {
         case .success(let result):
             return result
         case .failure(let error):
-            throw RecordingError.storingFailed(id: session.id, reason: "\(error)")
+            throw RecordingError.storingFailed(id: session.id, reason: "\(describe(error))")
         }
     }
 
-    /// Finishes every recording in progress (the server is stopping).
-    func finishAll(reason: String) async {
+    /// Finishes every recording in progress (the server is stopping), and says what became of them.
+    @discardableResult
+    func finishAll(reason: String) async -> ShutdownTally {
+        var tally = ShutdownTally()
         for id in order {
-            _ = try? await finish(id, reason: reason)
+            do {
+                _ = try await finish(id, reason: reason)
+                tally.stored += 1
+            } catch RecordingError.storingFailed, RecordingError.noSpaceToFinish {
+                tally.pending += 1
+            } catch MediaError.noFrames {
+                tally.empty += 1
+            } catch {
+                tally.failed += 1
+            }
         }
+        tally.pendingUploads = recordings.pendingCount
+        return tally
     }
 
     /// Uploads again every pending recording whose time has come.

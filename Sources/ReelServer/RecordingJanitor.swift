@@ -18,6 +18,23 @@ struct RecordingJanitor: Service {
             await recorder.retryPending()
         }
         // Stopping: encode what was received and store every recording.
-        await recorder.finishAll(reason: "shutdown")
+        let tally = await recorder.finishAll(reason: "shutdown")
+        logger.info("reel stopped: \(tally)")
+    }
+}
+
+/// What stopping did to the recordings in progress.
+struct ShutdownTally: CustomStringConvertible {
+    var stored = 0
+    var pending = 0
+    var failed = 0
+    var empty = 0
+    /// Every recording still waiting for storage, for the next start.
+    var pendingUploads = 0
+
+    var description: String {
+        let finished = stored + pending + failed + empty
+        return "\(finished) recording\(finished == 1 ? "" : "s") in progress finished: \(stored) stored, \(pending) kept for upload, "
+            + "\(failed) failed, \(empty) without frames; \(pendingUploads) upload\(pendingUploads == 1 ? "" : "s") pending for the next start"
     }
 }

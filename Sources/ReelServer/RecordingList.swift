@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ReelErrors
 
 /// One page of the list of recordings, newest first.
 struct RecordingPage: Sendable {
@@ -96,7 +97,7 @@ final class RecordingList: @unchecked Sendable {
             try catalog.saveThumbnail(jpeg, id: id)
             return true
         } catch {
-            logger.warning("no thumbnail for the recording", metadata: ["recording.id": "\(id)", "error": "\(error)"])
+            logger.warning("no thumbnail for the recording", metadata: ["recording.id": "\(id)", "error": "\(describe(error))"])
             return false
         }
     }
@@ -107,7 +108,7 @@ final class RecordingList: @unchecked Sendable {
         do {
             try catalog.save(entry)
         } catch {
-            logger.error("cannot save the recording's entry", metadata: ["recording.id": "\(entry.id)", "error": "\(error)"])
+            logger.error("cannot save the recording's entry", metadata: ["recording.id": "\(entry.id)", "error": "\(describe(error))"])
         }
     }
 }

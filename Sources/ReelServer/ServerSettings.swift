@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import Logging
 import ReelMedia
 import ReelStorage
 
@@ -30,6 +31,8 @@ public struct ServerSettings: Sendable {
     public var connectionIdleSeconds = 30.0
     /// Connections open at once; nil: as many as the descriptor limit allows with room kept for files.
     public var maxConnections: Int?
+    public var logLevel = Logger.Level.info
+    public var logFormat = LogFormat.text
 
     public struct Limits: Sendable {
         public var maxFrameBytes = 8 * 1024 * 1024
@@ -49,128 +52,87 @@ public struct ServerSettings: Sendable {
 }
 
 extension ServerSettings {
-    /// The configuration keys; each is also an environment variable (`reel.port` is `REEL_PORT`).
-    public enum Key {
-        public static let host: ConfigKey = "reel.host"
-        public static let port: ConfigKey = "reel.port"
-        public static let publicURL: ConfigKey = "reel.public.url"
-        public static let storageDirectory: ConfigKey = "reel.storage.dir"
-        public static let spoolDirectory: ConfigKey = "reel.spool.dir"
-        public static let recordingsDirectory: ConfigKey = "reel.recordings.dir"
-        public static let token: ConfigKey = "reel.token"
-        public static let maxFrameBytes: ConfigKey = "reel.max.frame.bytes"
-        public static let maxFrameSize: ConfigKey = "reel.max.frame.size"
-        public static let maxFrames: ConfigKey = "reel.max.frames"
-        public static let maxSeconds: ConfigKey = "reel.max.seconds"
-        public static let maxRecordings: ConfigKey = "reel.max.recordings"
-        public static let idleSeconds: ConfigKey = "reel.idle.seconds"
-        public static let fps: ConfigKey = "reel.fps"
-        public static let size: ConfigKey = "reel.size"
-        public static let preset: ConfigKey = "reel.preset"
-        public static let crf: ConfigKey = "reel.crf"
-        public static let threads: ConfigKey = "reel.threads"
-        public static let fit: ConfigKey = "reel.fit"
-        public static let timing: ConfigKey = "reel.timing"
-        public static let range: ConfigKey = "reel.range"
-        public static let supabaseURL: ConfigKey = "supabase.url"
-        public static let supabaseKey: ConfigKey = "supabase.key"
-        public static let bucketName: ConfigKey = "bucket.name"
-        public static let bucketPublic: ConfigKey = "reel.bucket.public"
-        public static let signedURLSeconds: ConfigKey = "reel.signed.url.seconds"
-        public static let resumableBytes: ConfigKey = "reel.resumable.bytes"
-        public static let retryMaxSeconds: ConfigKey = "reel.retry.max.seconds"
-        public static let minFree: ConfigKey = "reel.min.free"
-        public static let connectionIdleSeconds: ConfigKey = "reel.connection.idle.seconds"
-        public static let maxConnections: ConfigKey = "reel.max.connections"
-    }
-
-    /// Reads the settings, falling back to the defaults above for what the reader lacks.
-    public init(reader: ConfigReader) throws {
+    /// Reads every setting strictly (see `SettingReader`), keeping the defaults above for those not given.
+    public init(reader config: ConfigReader) throws {
         self.init()
-        host = reader.string(forKey: Key.host, default: host)
-        port = reader.int(forKey: Key.port, default: port)
-        publicURL = reader.string(forKey: Key.publicURL).map { String($0.trimmingSuffix("/")) }
-        storageDirectory = reader.string(forKey: Key.storageDirectory, default: storageDirectory)
-        spoolDirectory = reader.string(forKey: Key.spoolDirectory, default: spoolDirectory)
-        recordingsDirectory = reader.string(forKey: Key.recordingsDirectory, default: recordingsDirectory)
-        token = reader.string(forKey: Key.token, isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
-        limits.maxFrameBytes = reader.int(forKey: Key.maxFrameBytes, default: limits.maxFrameBytes)
-        limits.maxFrameSize = try Self.parse(reader.string(forKey: Key.maxFrameSize), Key.maxFrameSize, FrameSize.init) ?? limits.maxFrameSize
-        limits.maxFramesPerRecording = reader.int(forKey: Key.maxFrames, default: limits.maxFramesPerRecording)
-        limits.maxSecondsPerRecording = reader.int(forKey: Key.maxSeconds, default: limits.maxSecondsPerRecording)
-        limits.maxRecordings = reader.int(forKey: Key.maxRecordings, default: limits.maxRecordings)
-        limits.idleSeconds = reader.double(forKey: Key.idleSeconds, default: limits.idleSeconds)
-        encoder.fps = reader.int(forKey: Key.fps, default: encoder.fps)
-        encoder.size = try Self.parse(reader.string(forKey: Key.size), Key.size, FrameSize.init) ?? encoder.size
-        encoder.preset = reader.string(forKey: Key.preset, default: encoder.preset)
-        encoder.crf = reader.int(forKey: Key.crf, default: encoder.crf)
-        encoder.threads = reader.int(forKey: Key.threads, default: encoder.threads)
-        fit = try Self.parse(reader.string(forKey: Key.fit), Key.fit, FitMode.init(rawValue:)) ?? fit
-        encoder.timing = try Self.parse(reader.string(forKey: Key.timing), Key.timing, EncoderSettings.Timing.init(rawValue:)) ?? encoder.timing
-        encoder.range = try Self.parse(reader.string(forKey: Key.range), Key.range, ColorRange.init(rawValue:)) ?? encoder.range
-        retryMaxSeconds = reader.double(forKey: Key.retryMaxSeconds, default: retryMaxSeconds)
-        minFreeBytes = try Self.parse(reader.string(forKey: Key.minFree), Key.minFree, ByteCount.parse) ?? minFreeBytes
-        connectionIdleSeconds = reader.double(forKey: Key.connectionIdleSeconds, default: connectionIdleSeconds)
-        maxConnections = reader.int(forKey: Key.maxConnections)
-        supabase = try Self.supabase(reader)
-        try validate()
+        let read = SettingReader(config)
+        let seconds = "a number of seconds above 0, e.g. 30"
+        let count = "a whole number, 1 or more"
+        let dimensions = "WIDTHxHEIGHT, even numbers from 16 to 8192, e.g. 1280x720"
+        host = read.text(.host) ?? host
+        port = try read.int(.port, in: 1...65535, is: "a port number from 1 to 65535") ?? port
+        publicURL = try read.value(.publicURL, is: "an http:// or https:// URL, e.g. https://cam.example.com",
+                                   Self.webURL).map { String($0.trimmingSuffix("/")) }
+        storageDirectory = read.text(.storageDirectory) ?? storageDirectory
+        spoolDirectory = read.text(.spoolDirectory) ?? spoolDirectory
+        recordingsDirectory = read.text(.recordingsDirectory) ?? recordingsDirectory
+        token = read.text(.token)
+        limits.maxFrameBytes = try read.value(.maxFrameBytes, is: "a size above 0, e.g. 8M or 8388608", ByteCount.parse,
+                                              valid: { $0 > 0 }) ?? limits.maxFrameBytes
+        limits.maxFrameSize = try read.value(.maxFrameSize, is: "WIDTHxHEIGHT, e.g. 4096x4096", FrameSize.init)
+            ?? limits.maxFrameSize
+        limits.maxFramesPerRecording = try read.int(.maxFrames, in: 1...Int.max, is: count) ?? limits.maxFramesPerRecording
+        limits.maxSecondsPerRecording = try read.int(.maxSeconds, in: 1...Int.max, is: count) ?? limits.maxSecondsPerRecording
+        limits.maxRecordings = try read.int(.maxRecordings, in: 1...100_000, is: count) ?? limits.maxRecordings
+        limits.idleSeconds = try read.double(.idleSeconds, is: seconds, valid: { $0 > 0 }) ?? limits.idleSeconds
+        encoder.fps = try read.int(.fps, in: 1...240, is: "a whole number of frames per second from 1 to 240") ?? encoder.fps
+        encoder.size = try read.value(.size, is: dimensions, FrameSize.init, valid: Self.isVideoSize) ?? encoder.size
+        encoder.preset = try read.value(.preset, is: "one of " + EncoderSettings.presets.joined(separator: ", "),
+                                        { EncoderSettings.presets.contains($0) ? $0 : nil }) ?? encoder.preset
+        encoder.crf = try read.int(.crf, in: 0...51, is: "a whole number from 0 (best) to 51 (smallest)") ?? encoder.crf
+        encoder.threads = try read.int(.threads, in: 0...64, is: "a whole number from 0 (from the cores) to 64")
+            ?? encoder.threads
+        fit = try read.choice(.fit, of: FitMode.self) ?? fit
+        encoder.timing = try read.choice(.timing, of: EncoderSettings.Timing.self) ?? encoder.timing
+        encoder.range = try read.choice(.range, of: ColorRange.self) ?? encoder.range
+        retryMaxSeconds = try read.double(.retryMaxSeconds, is: "a number of seconds, 1 or more", valid: { $0 >= 1 })
+            ?? retryMaxSeconds
+        minFreeBytes = try read.value(.minFree, is: "a size, e.g. 1G, 512M or a number of bytes", ByteCount.parse)
+            ?? minFreeBytes
+        connectionIdleSeconds = try read.double(.connectionIdleSeconds, is: seconds, valid: { $0 > 0 })
+            ?? connectionIdleSeconds
+        maxConnections = try read.int(.maxConnections, in: 1...1_000_000, is: count)
+        logLevel = try read.choice(.logLevel, of: Logger.Level.self) ?? logLevel
+        logFormat = try read.choice(.logFormat, of: LogFormat.self) ?? logFormat
+        supabase = try Self.supabase(read)
     }
 
     /// The original service's three names; all or none.
-    private static func supabase(_ reader: ConfigReader) throws -> SupabaseStorage.Configuration? {
-        let url = reader.string(forKey: Key.supabaseURL).flatMap { $0.isEmpty ? nil : $0 }
-        let key = reader.string(forKey: Key.supabaseKey, isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
-        let bucket = reader.string(forKey: Key.bucketName).flatMap { $0.isEmpty ? nil : $0 }
+    private static func supabase(_ read: SettingReader) throws -> SupabaseStorage.Configuration? {
+        let url = try read.value(.supabaseURL, is: "an http:// or https:// URL, e.g. https://abc.supabase.co", webURL)
+        let key = read.text(.supabaseKey)
+        let bucket = read.text(.bucketName)
         guard url != nil || key != nil || bucket != nil else { return nil }
         guard let url, let key, let bucket else {
-            let missing = [(url, Key.supabaseURL), (key, Key.supabaseKey), (bucket, Key.bucketName)].filter { $0.0 == nil }.map(\.1)
-            throw SettingsError(key: missing[0], problem: "is missing: Supabase needs SUPABASE_URL, SUPABASE_KEY and BUCKET_NAME")
-        }
-        guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
-            throw SettingsError(key: Key.supabaseURL, problem: "must start with http:// or https://")
+            let missing: Setting = url == nil ? .supabaseURL : key == nil ? .supabaseKey : .bucketName
+            throw SettingError(missing, "is missing: Supabase Storage needs SUPABASE_URL, SUPABASE_KEY and BUCKET_NAME")
         }
         var configuration = SupabaseStorage.Configuration(url: url, key: key, bucket: bucket)
-        configuration.publicBucket = reader.bool(forKey: Key.bucketPublic)
-        configuration.signedURLSeconds = reader.int(forKey: Key.signedURLSeconds, default: configuration.signedURLSeconds)
-        configuration.resumableThreshold = reader.int(forKey: Key.resumableBytes, default: configuration.resumableThreshold)
+        configuration.publicBucket = try read.bool(.bucketPublic)
+        configuration.signedURLSeconds = try read.int(.signedURLSeconds, in: 1...315_360_000,
+                                                      is: "a whole number of seconds, 1 or more")
+            ?? configuration.signedURLSeconds
+        configuration.resumableThreshold = try read.value(.resumableBytes, is: "a size above 0, e.g. 6M or 6000000",
+                                                          ByteCount.parse, valid: { $0 > 0 })
+            ?? configuration.resumableThreshold
         return configuration
     }
 
-    private static func parse<Value>(_ text: String?, _ key: ConfigKey, _ make: (String) -> Value?) throws -> Value? {
-        guard let text else { return nil }
-        guard let value = make(text) else { throw SettingsError(key: key, problem: "cannot use \"\(text)\"") }
-        return value
+    private static func webURL(_ text: String) -> String? {
+        guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased()), url.host != nil else {
+            return nil
+        }
+        return text
     }
 
-    public func validate() throws {
-        func require(_ condition: Bool, _ key: ConfigKey, _ problem: String) throws {
-            if !condition { throw SettingsError(key: key, problem: problem) }
-        }
-        try require((1...65535).contains(port), Key.port, "must be 1-65535")
-        try require((1...240).contains(encoder.fps), Key.fps, "must be 1-240")
-        try require((0...51).contains(encoder.crf), Key.crf, "must be 0-51")
-        try require(EncoderSettings.presets.contains(encoder.preset), Key.preset,
-                    "must be one of \(EncoderSettings.presets.joined(separator: ", "))")
-        try require(encoder.size.width % 2 == 0 && encoder.size.height % 2 == 0 && encoder.size.width >= 16
-                     && encoder.size.height >= 16, Key.size, "must be even and at least 16x16")
-        try require(encoder.threads >= 0, Key.threads, "must not be negative")
-        try require(limits.maxFrameBytes > 0, Key.maxFrameBytes, "must be positive")
-        try require(limits.maxFramesPerRecording > 0, Key.maxFrames, "must be positive")
-        try require(limits.maxSecondsPerRecording > 0, Key.maxSeconds, "must be positive")
-        try require(limits.maxRecordings > 0, Key.maxRecordings, "must be positive")
-        try require(limits.idleSeconds > 0, Key.idleSeconds, "must be positive")
-        try require(retryMaxSeconds >= 1, Key.retryMaxSeconds, "must be at least 1")
-        try require(connectionIdleSeconds > 0, Key.connectionIdleSeconds, "must be positive")
-        try require((maxConnections ?? 1) > 0, Key.maxConnections, "must be positive")
+    private static func isVideoSize(_ size: FrameSize) -> Bool {
+        size.width % 2 == 0 && size.height % 2 == 0 && size.width >= 16 && size.height >= 16 && max(size.width, size.height) <= 8192
     }
 }
 
-public struct SettingsError: Error, CustomStringConvertible {
-    public var key: ConfigKey
-    public var problem: String
-    public var description: String {
-        "\(key.components.joined(separator: ".")) (\(key.components.joined(separator: "_").uppercased())) \(problem)"
-    }
+/// How log lines are written: for people, or one JSON object per line for log shippers.
+public enum LogFormat: String, CaseIterable, Sendable {
+    case text, json
 }
 
 extension StringProtocol {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ReelErrors
 import ReelMedia
 import ReelStorage
 
@@ -39,10 +40,10 @@ struct SpoolRecovery {
                     // Without space it waits, spool and journal kept, for the next attempt.
                     $0.state = diskFull ? .pending : .failed
                     $0.name = $0.name ?? (diskFull ? namer.nextName() : nil)
-                    $0.lastError = "\(error)"
+                    $0.lastError = "\(describe(error))"
                     $0.nextAttempt = diskFull ? Date().addingTimeInterval(uploads.retryDelay(after: 1)) : nil
                 }
-                logger.error("cannot recover spooled recording", metadata: ["recording.id": "\(id)", "error": "\(error)"])
+                logger.error("cannot recover spooled recording", metadata: ["recording.id": "\(id)", "error": "\(describe(error))"])
             }
         }
         for id in layout.pendingVideos() {

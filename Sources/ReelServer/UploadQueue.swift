@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ReelErrors
 import ReelMedia
 import ReelStorage
 
@@ -82,13 +83,13 @@ actor UploadQueue {
             list.update(id) {
                 $0.state = .pending
                 $0.attempts = attempts
-                $0.lastError = "\(error)"
+                $0.lastError = "\(describe(error))"
                 $0.nextAttempt = nextAttempt
             }
             metrics.uploadsFailed.increment()
             metrics.uploadsPending.set(list.pendingCount)
             logger.error("storing the recording failed; it is kept and retried", metadata: [
-                "recording.id": "\(id)", "attempts": "\(attempts)", "error": "\(error)",
+                "recording.id": "\(id)", "attempts": "\(attempts)", "error": "\(describe(error))",
                 "retry.seconds": "\(Int(nextAttempt.timeIntervalSinceNow.rounded()))"])
             return .failure(error)
         }

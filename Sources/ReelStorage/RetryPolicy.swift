@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ReelErrors
 
 /// Retries transient storage failures with exponential backoff and jitter,
 /// honouring a rate limit's `Retry-After`.
@@ -36,7 +37,7 @@ public struct RetryPolicy: Sendable {
                 if case .rateLimited(let seconds, _) = error { retryAfter = seconds }
                 let wait = delay(after: attempt, retryAfter: retryAfter)
                 logger.notice("storage failed, retrying", metadata: [
-                    "operation": "\(operation)", "attempt": "\(attempt)", "error": "\(error)", "wait": "\(wait)"])
+                    "operation": "\(operation)", "attempt": "\(attempt)", "error": "\(describe(error))", "wait": "\(wait)"])
                 try await Task.sleep(for: wait)
             }
         }

@@ -109,6 +109,16 @@ public struct SupabaseStorage: VideoStorage {
         return (.remote(url: signed), signedAt.addingTimeInterval(Double(configuration.signedURLSeconds)))
     }
 
+    /// Asks for the bucket once, without retrying: whether it is public, or why it cannot be used.
+    public func checkBucket() async throws -> Bool {
+        let response = try await send(HTTPClient(), "GET", "bucket/\(configuration.bucket)")
+        try check(response)
+        let answer = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        let isPublic = answer?["public"] as? Bool ?? false
+        await bucketVisibility.set(isPublic)
+        return configuration.publicBucket ?? isPublic
+    }
+
     private func isPublic(client: HTTPClient) async throws -> Bool {
         if let known = configuration.publicBucket { return known }
         if let known = await bucketVisibility.value { return known }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ReelCapture
+import ReelErrors
 import ReelMedia
 
 extension CameraSource.Preference: ExpressibleByArgument {}
@@ -65,13 +66,16 @@ struct Capture: ParsableCommand {
         }
         let session = CaptureSession(source: frameSource, destination: destination)
 
-        // Ctrl-C finishes the recording instead of killing it.
+        // Ctrl-C, or SIGTERM from systemd stopping the service, finishes the recording instead of killing it.
         let stop = StopFlag()
-        signal(SIGINT, SIG_IGN)
-        let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        interrupt.setEventHandler { stop.set() }
-        interrupt.resume()
-        defer { interrupt.cancel() }
+        let stopSignals = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stop.set() }
+            source.resume()
+            return source
+        }
+        defer { stopSignals.forEach { $0.cancel() } }
         // On a terminal, a live line of counts every second.
         let showStatus = isatty(STDERR_FILENO) == 1
         let status = DispatchSource.makeTimerSource(queue: .global())
@@ -93,7 +97,7 @@ struct Capture: ParsableCommand {
                                       shouldStop: { stop.isSet })
         } catch {
             if showStatus { printError("\r\u{1B}[K", terminator: "") }
-            printError("error: \(error)")
+            printError("error: \(describe(error))")
             throw ExitCode.failure
         }
         status.cancel()
@@ -115,7 +119,7 @@ struct Capture: ParsableCommand {
                 return try CameraSource(path: path, width: size.width, height: size.height, framesPerSecond: fps,
                                         preference: format, quality: quality)
             } catch {
-                printError("error: \(error)")
+                printError("error: \(describe(error))")
                 throw ExitCode.failure
             }
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ReelCapture
+import ReelErrors
 
 struct Devices: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,7 +17,7 @@ struct Devices: ParsableCommand {
                 device = try V4L2Device(path: path)
                 capabilities = try device.capabilities()
             } catch {
-                printError("\(path): \(error)")
+                printError("\(path): \(describe(error))")
                 continue
             }
             // Metadata and output nodes share /dev/video*: only capture nodes can record.

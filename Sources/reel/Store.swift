@@ -24,7 +24,11 @@ struct Store: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings = try StorageOptions.settings(try await StorageOptions.reader(storage.optionValues))
+        let sources = try await SettingSources(flags: storage.flags)
+        let settings = try sources.serverSettings()
+        for warning in sources.warnings { printError("warning: \(warning)") }
+        // Every file is checked before any is stored: a wrong one stores nothing.
+        for file in files { _ = try VideoCheck.h264MP4(file) }
         let destination = try makeVideoStorage(settings, logger: Logger(label: "reel.store"))
         let namer = VideoNamer()
         for file in files {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ReelErrors
 import ReelMedia
 
 struct Transcode: ParsableCommand {
@@ -16,6 +17,11 @@ struct Transcode: ParsableCommand {
     @OptionGroup var encoder: EncoderOptions
 
     func run() throws {
+        let folder = (output as NSString).deletingLastPathComponent
+        var isFolder: ObjCBool = false
+        if !folder.isEmpty, !(FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue) {
+            throw CommandFailure("the output folder \(folder) does not exist; create it or write elsewhere with -o")
+        }
         let files = try Transcoder.frameFiles(in: inputs)
         guard !files.isEmpty else { throw ValidationError("No JPEG files in \(inputs.joined(separator: ", ")).") }
         let showProgress = isatty(STDERR_FILENO) == 1
@@ -26,7 +32,7 @@ struct Transcode: ParsableCommand {
                 files: files, output: output,
                 onSkip: { file, error in
                     if showProgress { printError("\r\u{1B}[K", terminator: "") }
-                    printError("skipped \(file): \(error)")
+                    printError("skipped \(file): \(describe(error))")
                 },
                 onProgress: { progress in
                     guard showProgress else { return }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -161,6 +162,44 @@ class ReelServer:
         return sorted(p for p in self.spool_dir.rglob("*") if p.is_file()) if self.spool_dir.exists() else []
 
 
+# What a person must never read from reel: a Foundation or NIO error's debug description.
+FOREIGN_ERROR_TEXT = re.compile(r"NSCocoaErrorDomain|Error Domain=|UserInfo=|errno:")
+
+
+def foreign_error_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if FOREIGN_ERROR_TEXT.search(line)]
+
+
+@pytest.fixture(autouse=True)
+def messages_are_readable(monkeypatch):
+    """Every answer a test receives and every output of a reel command it runs is
+    checked for foreign error text; servers' logs are checked by `server`."""
+    found: list[str] = []
+    send = requests.Session.send
+
+    def checked_send(self, request, **kwargs):
+        response = send(self, request, **kwargs)
+        if "json" in response.headers.get("content-type", "") and not kwargs.get("stream"):
+            found.extend(f"{request.method} {request.url}: {line}" for line in foreign_error_lines(response.text))
+        return response
+
+    run = subprocess.run
+
+    def checked_run(args, *rest, **kwargs):
+        result = run(args, *rest, **kwargs)
+        if isinstance(args, (list, tuple)) and args and str(args[0]) == str(REEL_BIN):
+            for stream in (result.stdout, result.stderr):
+                if isinstance(stream, bytes):
+                    stream = stream.decode(errors="replace")
+                found.extend(f"reel {' '.join(map(str, args[1:3]))}: {line}" for line in foreign_error_lines(stream or ""))
+        return result
+
+    monkeypatch.setattr(requests.Session, "send", checked_send)
+    monkeypatch.setattr(subprocess, "run", checked_run)
+    yield
+    assert not found, "messages with a foreign error's debug text:\n" + "\n".join(found)
+
+
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -214,12 +253,15 @@ def server(tmp_path, request):
     yield start
 
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    foreign = []
     for srv in started:
         if srv.proc is not None and srv.proc.poll() is None:
             srv.proc.kill()
             srv.proc.wait(timeout=30)
         if failed:
             print(f"\n----- reel serve log ({srv.base}, {srv.log_path}) -----\n{srv.log()}")
+        foreign += [f"{srv.log_path.name}: {line}" for line in foreign_error_lines(srv.log())]
+    assert not foreign, "reel serve logged a foreign error's debug text:\n" + "\n".join(foreign)
 
 
 # --- the API, as the original client calls it ------------------------------------

@@ -13,6 +13,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 import requests
 
 from conftest import FIXTURES, REEL_BIN, download, ffprobe, poll
@@ -54,12 +55,13 @@ def test_a_folder_passes_its_jpegs_through_unchanged(tmp_path):
     assert counts(result.stderr)["broken"] == 1
 
 
-def test_ctrl_c_finishes_the_recording_and_prints_its_url(server, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "systemd-stop"])
+def test_ctrl_c_or_sigterm_finishes_the_recording_and_prints_its_url(server, tmp_path, stop):
     srv = server()
     proc = subprocess.Popen([str(REEL_BIN), "capture", "--source", "pattern", "--size", "320x240", "--server", srv.base],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
     sent = counts(stderr)["sent"]

@@ -189,11 +189,44 @@ def test_a_pending_recording_is_uploaded_after_a_restart(server, standin, tmp_pa
 
 
 def test_storage_refusing_the_upload_is_told_and_kept(server, standin):
-    srv = supabase_server(server, standin, key="not-the-key")
+    srv = supabase_server(server, standin)
+    standin.control("POST", "config", {"max_object_bytes": 1000})  # the bucket's size limit, lowered after start
     rid = record(srv, 5)
     body = assert_error(finish(srv, rid), 500)
-    assert body["pending"] is True and "unauthorized" in body["message"].lower(), body
+    assert body["pending"] is True and "larger than the bucket allows" in body["message"], body
     assert any(p.suffix == ".mp4" for p in srv.spool_files()), "nothing is deleted before it is stored"
+
+
+def start_failure(server, standin, **options) -> str:
+    """The last line `reel serve` printed when it refused to start."""
+    with pytest.raises(RuntimeError) as failed:
+        supabase_server(server, standin, **options)
+    return str(failed.value).strip().splitlines()[-1]
+
+
+def test_a_wrong_key_stops_the_start_with_the_reason(server, standin):
+    assert start_failure(server, standin, key="not-the-key") == (
+        f"error: Supabase Storage at {standin.url}, bucket videos refused SUPABASE_KEY (Unauthorized: invalid "
+        "signature); check the key: the service role key can read buckets")
+
+
+def test_a_missing_bucket_stops_the_start_with_the_reason(server, standin):
+    assert start_failure(server, standin, bucket="no-such-bucket") == (
+        f"error: Supabase Storage at {standin.url}, bucket no-such-bucket: the bucket does not exist, or the key may "
+        "not see it; create it or fix BUCKET_NAME")
+
+
+def test_storage_down_at_start_is_a_warning_and_recordings_wait_for_it(server, standin, tmp_path):
+    standin.control("POST", "faults", {"down": True})
+    srv = supabase_server(server, standin)
+    assert "Supabase Storage cannot be reached now; recordings are kept and uploaded when it answers" in srv.log()
+    rid = record(srv, 5)
+    body = assert_error(finish(srv, rid), 500)
+    assert body["pending"] is True, body
+    standin.control("POST", "faults", {"down": False})
+    status = poll(lambda: (s := recording_status(srv, rid))["state"] == "stored" and s, 60, what="the upload after storage came back")
+    (tmp_path / "v.mp4").write_bytes(standin.object(f"videos/{status['video url'].rsplit('/', 1)[1]}"))
+    check_playable(tmp_path / "v.mp4", 5)
 
 
 def test_transient_failures_are_retried_within_finish(server, standin, tmp_path):

@@ -8,30 +8,51 @@ import Testing
     let scratch: ScratchFolder
     init() throws { scratch = try ScratchFolder() }
 
+    /// A real H.264 MP4 of three frames.
+    private func clip() throws -> (path: String, bytes: Data) {
+        let path = scratch.file("clip.mp4")
+        _ = try record(["frame-1280x720-420-1.jpg", "frame-1280x720-420-2.jpg", "frame-1280x720-420-3.jpg"], to: path)
+        return (path, try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
     @Test func storesInSupabaseWhenConfiguredAndPrintsThePlayableURL() async throws {
         let standIn = try SupabaseStandIn()
-        let file = scratch.file("clip.mp4")
-        try Data(repeating: 9, count: 70_000).write(to: URL(fileURLWithPath: file))
+        let (file, bytes) = try clip()
         let result = try await run(TranscodeCommandTests.reel, [
             "store", file, "--name", "clip-1.mp4", "--supabase-url", standIn.url,
             "--supabase-key", standIn.key, "--bucket-name", "videos",
         ])
         #expect(result.status == 0, "\(result.errors)")
         #expect(result.text.contains("\(standIn.url)/storage/v1/object/public/videos/clip-1.mp4"), "\(result.text)")
-        #expect(result.text.contains("70000 bytes"))
-        #expect(try await standIn.object("videos/clip-1.mp4") == Data(repeating: 9, count: 70_000))
+        #expect(result.text.contains("\(bytes.count) bytes"))
+        #expect(try await standIn.object("videos/clip-1.mp4") == bytes)
     }
 
     @Test func storesOnLocalDiskByDefaultAndNamesMissingSettings() async throws {
-        let file = scratch.file("clip.mp4")
-        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: file))
+        let (file, _) = try clip()
         let local = try await run(TranscodeCommandTests.reel, ["store", file, "--storage-dir", scratch.file("videos")])
         #expect(local.status == 0, "\(local.errors)")
         let stored = try FileManager.default.contentsOfDirectory(atPath: scratch.file("videos"))
         #expect(stored.count == 1 && stored[0].hasPrefix("video-"))
 
         let partial = try await run(TranscodeCommandTests.reel, ["store", file, "--supabase-url", "http://127.0.0.1:9"])
-        #expect(partial.status != 0)
-        #expect(partial.errors.contains("SUPABASE_KEY"), "\(partial.errors)")
+        #expect(partial.status == 78)
+        #expect(partial.errors.contains("--supabase-key (SUPABASE_KEY): is missing"), "\(partial.errors)")
+    }
+
+    @Test func refusesWhatIsNotAnH264MP4AndStoresNothing() async throws {
+        let (good, _) = try clip()
+        let png = TranscodeCommandTests.fixtures + "/not-a-jpeg.png"
+        let videos = scratch.file("videos")
+        for (files, message) in [
+            ([good, png], "error: \(png): not an MP4 file (FFmpeg reads it as png_pipe)"),
+            ([scratch.file("nothere.mp4")], "error: \(scratch.file("nothere.mp4")): no such file"),
+            ([scratch.path], "error: \(scratch.path): a folder, not an MP4 file"),
+        ] {
+            let result = try await run(TranscodeCommandTests.reel, ["store"] + files + ["--storage-dir", videos])
+            #expect(result.status == 1)
+            #expect(result.errors.trimmingCharacters(in: .newlines) == message)
+        }
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: videos)) ?? []).isEmpty)
     }
 }

@@ -84,7 +84,11 @@ import Testing
             #expect(!result.errors.isEmpty)
         }
         let missing = try await runReel(["transcode", scratch + "/no-such-folder", "-o", scratch + "/x.mp4"])
-        #expect(missing.status != 0)
+        #expect(missing.status == 1)
+        #expect(missing.errors == "error: \(scratch)/no-such-folder: no such file or folder\n")
+        let nowhere = try await runReel(["transcode", Self.fixtures, "-o", scratch + "/no-such-folder/x.mp4"])
+        #expect(nowhere.status == 1)
+        #expect(nowhere.errors == "error: the output folder \(scratch)/no-such-folder does not exist; create it or write elsewhere with -o\n")
     }
 
     @Test func aKilledTranscodeLeavesASpoolThatPlays() async throws {

@@ -1,24 +1,32 @@
 import Configuration
+import Logging
 import ReelMedia
 import Testing
 @testable import ReelServer
 
 @Suite struct ServerSettingsTests {
+    /// Settings as every source gives them: text, under the variable's name.
+    private func settings(_ variables: [String: String]) throws -> ServerSettings {
+        try ServerSettings(reader: ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: variables)))
+    }
+
     @Test func defaultsAreTheOriginalServicesWithOurLimits() throws {
-        let settings = try ServerSettings(reader: ConfigReader(providers: [InMemoryProvider(values: [:])]))
+        let settings = try settings([:])
         #expect(settings.port == 3001)
         #expect(settings.host == "0.0.0.0")
         #expect(settings.encoder.size == .hd720 && settings.encoder.fps == 27)
         #expect(settings.encoder.preset == "veryfast")
         #expect(settings.token == nil)
+        #expect(settings.logLevel == .info && settings.logFormat == .text)
     }
 
     @Test func valuesComeFromTheReader() throws {
-        let reader = ConfigReader(providers: [InMemoryProvider(values: [
-            "reel.port": 8080, "reel.token": "abc", "reel.size": "640x360", "reel.fps": 15,
-            "reel.timing": "arrival", "reel.fit": "fill", "reel.max.frames": 100, "reel.idle.seconds": 2.5,
-        ])])
-        let settings = try ServerSettings(reader: reader)
+        let settings = try settings([
+            "REEL_PORT": "8080", "REEL_TOKEN": "abc", "REEL_SIZE": "640x360", "REEL_FPS": "15",
+            "REEL_TIMING": "arrival", "REEL_FIT": "fill", "REEL_MAX_FRAMES": "100", "REEL_IDLE_SECONDS": "2.5",
+            "REEL_MAX_FRAME_BYTES": "2M", "REEL_MIN_FREE": "64M", "REEL_LOG_FORMAT": "json", "REEL_LOG_LEVEL": "debug",
+            "SUPABASE_URL": "http://127.0.0.1:9", "SUPABASE_KEY": "k", "BUCKET_NAME": "b", "REEL_BUCKET_PUBLIC": "no",
+        ])
         #expect(settings.port == 8080)
         #expect(settings.token == "abc")
         #expect(settings.encoder.size == FrameSize(width: 640, height: 360))
@@ -27,21 +35,54 @@ import Testing
         #expect(settings.fit == .fill)
         #expect(settings.limits.maxFramesPerRecording == 100)
         #expect(settings.limits.idleSeconds == 2.5)
+        #expect(settings.limits.maxFrameBytes == 2 << 20 && settings.minFreeBytes == 64 << 20)
+        #expect(settings.logFormat == .json && settings.logLevel == .debug)
+        #expect(settings.supabase?.publicBucket == false)
+    }
+
+    @Test func anEmptyValueIsNotGiven() throws {
+        let settings = try settings(["REEL_PORT": "", "REEL_TOKEN": ""])
+        #expect(settings.port == 3001 && settings.token == nil)
     }
 
     @Test(arguments: [
-        ("reel.size", ConfigValue(.string("big"), isSecret: false), "REEL_SIZE"),
-        ("reel.port", ConfigValue(.int(70000), isSecret: false), "REEL_PORT"),
-        ("reel.preset", ConfigValue(.string("warp"), isSecret: false), "REEL_PRESET"),
-        ("reel.timing", ConfigValue(.string("late"), isSecret: false), "REEL_TIMING"),
+        ("REEL_SIZE", "12x", "--size (REEL_SIZE): \"12x\" is not WIDTHxHEIGHT"),
+        ("REEL_SIZE", "641x360", "--size (REEL_SIZE): \"641x360\" is not WIDTHxHEIGHT, even numbers"),
+        ("REEL_PORT", "70000", "--port (REEL_PORT): \"70000\" is not a port number from 1 to 65535"),
+        ("REEL_PORT", "abc", "--port (REEL_PORT): \"abc\" is not a port number"),
+        ("REEL_CRF", "abc", "--crf (REEL_CRF): \"abc\" is not a whole number from 0"),
+        ("REEL_FPS", "fast", "--fps (REEL_FPS): \"fast\" is not a whole number of frames per second"),
+        ("REEL_IDLE_SECONDS", "-5", "--idle-seconds (REEL_IDLE_SECONDS): \"-5\" is not a number of seconds above 0"),
+        ("REEL_IDLE_SECONDS", "nan", "--idle-seconds (REEL_IDLE_SECONDS): \"nan\" is not a number of seconds"),
+        ("REEL_PRESET", "warp", "--preset (REEL_PRESET): \"warp\" is not one of ultrafast"),
+        ("REEL_TIMING", "late", "--timing (REEL_TIMING): \"late\" is not one of constant, arrival"),
+        ("REEL_MIN_FREE", "lots", "--min-free (REEL_MIN_FREE): \"lots\" is not a size"),
+        ("REEL_LOG_FORMAT", "xml", "--log-format (REEL_LOG_FORMAT): \"xml\" is not one of text, json"),
+        ("REEL_PUBLIC_URL", "cam.example.com", "--public-url (REEL_PUBLIC_URL): \"cam.example.com\" is not an http"),
     ])
-    func badValuesNameTheirSetting(key: String, value: ConfigValue, variable: String) {
-        let reader = ConfigReader(providers: [InMemoryProvider(values: [AbsoluteConfigKey(ConfigKey(key)): value])])
-        do {
-            _ = try ServerSettings(reader: reader)
-            Issue.record("\(key) accepted")
-        } catch {
-            #expect("\(error)".contains(variable), "\(error)")
+    func badValuesNameFlagVariableValueAndForm(variable: String, value: String, message: String) {
+        #expect {
+            _ = try settings([variable: value])
+        } throws: { error in
+            "\(error)".hasPrefix(message)
         }
+    }
+
+    @Test func supabaseSettingsAreStrictToo() {
+        #expect {
+            _ = try settings(["SUPABASE_URL": "http://127.0.0.1:9", "SUPABASE_KEY": "k", "BUCKET_NAME": "b",
+                              "REEL_BUCKET_PUBLIC": "maybe"])
+        } throws: { "\($0)" == "--bucket-public (REEL_BUCKET_PUBLIC): \"maybe\" is not true or false" }
+        #expect(throws: SettingError.self) { _ = try settings(["SUPABASE_URL": "http://127.0.0.1:9"]) }
+    }
+
+    @Test func typosAreFoundWithWhatWasMeant() {
+        let unknown = Setting.unknownVariables(in: ["REEL_PROT", "REEL_PORT", "HOME", "REEL_MAX_FRAME"])
+        #expect(unknown == ["REEL_MAX_FRAME", "REEL_PROT"])
+        #expect(Setting.nearest(to: "REEL_PROT") == .port)
+        #expect(Setting.nearest(to: "REEL_MAX_FRAME") == .maxFrames)
+        #expect(Setting.nearest(to: "REEL_SOMETHING_ELSE") == nil)
+        #expect(Setting.maxFrameBytes.flag == "--max-frame-bytes" && Setting.maxFrameBytes.variable == "REEL_MAX_FRAME_BYTES")
+        #expect(Setting.supabaseURL.flag == "--supabase-url" && Setting.bucketName.variable == "BUCKET_NAME")
     }
 }

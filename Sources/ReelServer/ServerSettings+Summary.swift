@@ -1,0 +1,22 @@
+import Logging
+
+extension ServerSettings {
+    /// What the server is about to do, as the metadata of its one start line.
+    var summary: Logger.Metadata {
+        let storage = if let supabase {
+            "Supabase \(supabase.url) bucket \(supabase.bucket) (\(supabase.publicBucket.map { $0 ? "public" : "private" } ?? "visibility asked"))"
+        } else {
+            "folder \(storageDirectory)"
+        }
+        return [
+            "listen": "\(host):\(port)",
+            "storage": "\(storage)",
+            "spool": "\(spoolDirectory)",
+            "recordings": "\(recordingsDirectory)",
+            "token": "\(token == nil ? "off" : "on")",
+            "page": "served at /",
+            "encoder": "\(encoder.size) \(encoder.fps) fps, x264 \(encoder.preset) crf \(encoder.crf), \(encoder.threads == 0 ? "auto" : "\(encoder.threads)") threads, \(encoder.timing.rawValue) timing, \(encoder.range.rawValue) range, \(fit.rawValue)",
+            "limits": "\(limits.maxRecordings) recordings, \(limits.maxFramesPerRecording) frames or \(limits.maxSecondsPerRecording) s each, frames up to \(ByteCount.text(limits.maxFrameBytes)) and \(limits.maxFrameSize), idle \(limits.idleSeconds.formatted()) s, \(ByteCount.text(minFreeBytes)) kept free",
+        ]
+    }
+}
