@@ -3,11 +3,18 @@
 # make fuzz  — libFuzzer on the frame decoder, multipart reader, spool walker and camera JPEG check (FUZZ_SECONDS each, default 60)
 # make bench — transcode benchmark against ffmpeg on 600 generated 720p frames
 # make screenshot — the README's picture of the web page, from the browser test
+# make install — reel with Swift's runtime inside it (runs without Swift) and its systemd units,
+#                under PREFIX (default /usr/local), DESTDIR honoured
 
 SWIFT ?= swift
 FRAMES ?= 600
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+# Where `make test` installs, to test the installed binary alone.
+TEST_INSTALL = $(CURDIR)/.build/install-test
 
-.PHONY: setup build release run transcode test fuzz bench bench-ingest bench-page screenshot fixtures clean
+.PHONY: setup build release static install run transcode test fuzz bench bench-ingest bench-page screenshot fixtures clean
 
 setup:
 	scripts/setup.sh
@@ -17,6 +24,19 @@ build: setup
 
 release: setup
 	$(SWIFT) build -c release
+
+# Swift's standard library and Foundation linked in: the binary needs only Debian's
+# FFmpeg, libjpeg-turbo, libcurl and libv4l libraries where it runs.
+static: setup
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static
+
+install: static
+	install -D -s -m 0755 .build-static/release/reel $(DESTDIR)$(BINDIR)/reel
+	for unit in reel.service reel-capture@.service; do \
+		sed 's|@BINDIR@|$(BINDIR)|g' packaging/systemd/$$unit > $(CURDIR)/.build-static/$$unit && \
+		install -D -m 0644 $(CURDIR)/.build-static/$$unit $(DESTDIR)$(UNITDIR)/$$unit || exit 1; \
+	done
+	[ -e $(DESTDIR)/etc/reel/reel.env ] || install -D -m 0640 packaging/reel.env $(DESTDIR)/etc/reel/reel.env
 
 run: release
 	.build/release/reel serve
@@ -28,7 +48,9 @@ transcode: release
 test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
-	REEL_BIN=$(CURDIR)/.build/debug/reel python3 -m pytest -q Tests/Live Tests/SupabaseStandIn Tests/Vivid
+	rm -rf $(TEST_INSTALL) && $(MAKE) install DESTDIR=$(TEST_INSTALL) PREFIX=/usr/local
+	REEL_BIN=$(CURDIR)/.build/debug/reel REEL_INSTALLED=$(TEST_INSTALL) \
+		python3 -m pytest -q Tests/Live Tests/SupabaseStandIn Tests/Vivid
 	FUZZ_SECONDS=60 scripts/fuzz.sh
 
 fuzz: setup
@@ -56,4 +78,4 @@ fixtures: setup
 	scripts/make-fixtures.sh
 
 clean:
-	rm -rf .build .build-fuzz out bench-data fuzz-corpus
+	rm -rf .build .build-fuzz .build-static out bench-data fuzz-corpus

@@ -13,6 +13,7 @@ packages=(
     libjpeg-turbo-progs imagemagick                               # cjpeg/jpegtran and convert for fixtures
     chromium chromium-driver                                      # the web page's tests, in a real browser
     curl                                                          # tests fetch from the Supabase stand-in
+    systemd                                                       # systemd-analyze verify on the installed units
 )
 
 # Python test tools: pip where it works, Debian's packages where pip may not

@@ -26,9 +26,7 @@ struct Reel: AsyncParsableCommand {
                 var command = command
                 try command.run()
             }
-        } catch let error as ExitCode {
-            exit(withError: error)
-        } catch let error as ValidationError {
+        } catch where error is ExitCode || error is ValidationError || error is CleanExit {
             exit(withError: error)
         } catch {
             printError("error: \(describe(error))")
