@@ -16,22 +16,29 @@ packages=(
     systemd                                                       # systemd-analyze verify on the installed units
 )
 
-# Python test tools: pip where it works, Debian's packages where pip may not
-# install into the system Python (PEP 668).
-python_ready() { python3 -c 'import requests, pytest, pytest_timeout, selenium, prometheus_client' 2>/dev/null; }
+# Python test tools: pip where it works (with --break-system-packages where PEP 668
+# guards the system Python), else Debian's packages and pip for what Debian lacks.
+python_ready() { python3 -c 'import requests, pytest, pytest_timeout, selenium, prometheus_client, schemathesis' 2>/dev/null; }
+pip_install() { python3 -m pip install --quiet --disable-pip-version-check "$@" 2>/dev/null; }
 if ! python_ready; then
-    python3 -m pip install --quiet --disable-pip-version-check -r Tests/Live/requirements.txt 2>/dev/null ||
-        packages+=(python3-requests python3-pytest python3-pytest-timeout python3-selenium python3-prometheus-client)
+    pip_install -r Tests/Live/requirements.txt ||
+        pip_install --break-system-packages -r Tests/Live/requirements.txt ||
+        packages+=(python3-pip python3-requests python3-pytest python3-pytest-timeout python3-selenium python3-prometheus-client)
 fi
 
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "Installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "Installing ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# schemathesis has no Debian package: after the Debian fallback, pip brings it into
+# the system Python (which PEP 668 guards).
+python_ready || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages \
+    "$(grep -i '^schemathesis' Tests/Live/requirements.txt)"

@@ -12,6 +12,15 @@ public final class ServerClient: @unchecked Sendable {
         public var description: String { "the server refused (\(status)): \(message)" }
     }
 
+    /// The server could not be reached at all.
+    public struct Unreachable: Error, CustomStringConvertible, Sendable {
+        public var url: String
+        public var reason: String
+        public var description: String {
+            "cannot reach the reel server at \(url) (\(reason)); is reel serve running there? (--server)"
+        }
+    }
+
     public let base: String
     private let token: String?
     private let retryFor: Duration
@@ -58,7 +67,7 @@ public final class ServerClient: @unchecked Sendable {
                 if response.status < 500 { throw refusal }
                 if ContinuousClock.now + wait > deadline { throw refusal }
             } catch let error as HTTPClient.TransportError {
-                if ContinuousClock.now + wait > deadline { throw error }
+                if ContinuousClock.now + wait > deadline { throw Unreachable(url: base + path, reason: error.message) }
             }
             Thread.sleep(forTimeInterval: wait.inSeconds)
             wait = min(wait * 2, .seconds(4))

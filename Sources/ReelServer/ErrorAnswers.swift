@@ -39,7 +39,7 @@ extension APIError {
         case .tooMany: status = .tooManyRequests
         case .cannotStart: status = .internalServerError
         case .noSpaceToStart: status = .insufficientStorage
-        case .unknownCursor: status = .badRequest
+        case .unknownCursor, .timestampOutOfRange: status = .badRequest
         case .storingFailed(let id, _):
             status = .internalServerError
             extra = ["id": .string(id), "pending": .bool(true)]

@@ -7,7 +7,8 @@ import ReelStorage
 /// The recordings in progress of one server: starting them within the
 /// limits, finding the one a frame is for, finishing them into the list and
 /// onto the upload queue. The list of every recording (`RecordingList`), the
-/// uploads (`UploadQueue`) and what a crash left (`SpoolRecovery`) are their own types.
+/// uploads (`UploadQueue`), URLs signed again (`LocationRenewal`) and what a
+/// crash left (`SpoolRecovery`) are their own types.
 actor Recorder {
     let settings: ServerSettings
     let storage: any VideoStorage
@@ -21,9 +22,7 @@ actor Recorder {
     private var active: [String: RecordingSession] = [:]
     /// Ids of recordings in progress in the order they were created; the last is "the most recent recording".
     private var order: [String] = []
-    /// Signed URLs being renewed, and no renewal before this time after one failed.
-    private var renewing: Set<String> = []
-    private var renewalsPausedUntil = Date.distantPast
+    private let renewal: LocationRenewal
 
     /// The time now, for idle limits: the continuous clock, or a test's own.
     private let now: @Sendable () -> ContinuousClock.Instant
@@ -41,6 +40,7 @@ actor Recorder {
         recordings = RecordingList(catalog: try RecordingCatalog(folder: settings.recordingsDirectory), logger: logger)
         uploads = UploadQueue(list: recordings, storage: storage, layout: layout, freeSpace: freeSpace, metrics: metrics,
                               logger: logger, retryMaxSeconds: settings.retryMaxSeconds)
+        renewal = LocationRenewal(recordings: recordings, storage: storage, logger: logger)
     }
 
     /// Starts a recording; `timing` (constant or arrival) overrides the server's for this one.
@@ -118,33 +118,13 @@ actor Recorder {
     /// Where a recording stands, with its frames so far while it records and a
     /// video URL that still plays.
     func entry(_ id: String) async -> RecordingEntry? {
-        await renewExpiringLocation(id)
+        await renewal.renewIfExpiring(id)
         guard var entry = recordings.entry(id) else { return nil }
         if let session = active[id] {
             entry.frames = session.frames
             entry.duration = Double(session.frames) / Double(settings.encoder.fps)
         }
         return entry
-    }
-
-    /// A signed URL near its end is signed again, so a listed video always plays.
-    /// When storage cannot sign now, the old URL stays and the next look tries again.
-    private func renewExpiringLocation(_ id: String) async {
-        guard let entry = recordings.entry(id), entry.state == .stored, let name = entry.name,
-              let expires = entry.locationExpires else { return }
-        let lifetime = storage.locationLifetime ?? .infinity
-        guard expires.timeIntervalSinceNow < min(3600, lifetime / 2), !renewing.contains(id),
-              renewalsPausedUntil < Date() else { return }
-        renewing.insert(id)
-        defer { renewing.remove(id) }
-        do {
-            let (location, newExpiry) = try await storage.playableLocation(of: name)
-            recordings.update(id) { $0.location = location; $0.locationExpires = newExpiry }
-        } catch {
-            // Storage is away: lists answer at once with the old URLs for a while.
-            renewalsPausedUntil = Date().addingTimeInterval(60)
-            logger.warning("cannot renew the video's URL", metadata: ["recording.id": "\(id)", "error": "\(describe(error))"])
-        }
     }
 
     /// A page of recordings, newest first, after the recording `before` (a cursor from an earlier page).

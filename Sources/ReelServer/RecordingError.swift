@@ -13,6 +13,8 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
     case cannotStart(reason: String)
     /// The disk filled as the recording's files were made.
     case noSpaceToStart(path: String)
+    /// A frame's `X-Reel-Timestamp` lies further from the recording's first than the recording may last.
+    case timestampOutOfRange(id: String, timestamp: Int64, first: Int64, seconds: Int)
     /// The list was asked to continue from a recording it does not hold.
     case unknownCursor(id: String)
     /// The video is made but storage refused it: it is kept and sent again.
@@ -30,6 +32,8 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
         case .tooMany(let active): "\(active) recordings are in progress, the limit; finish one first"
         case .cannotStart(let reason): "cannot start a recording: \(reason)"
         case .noSpaceToStart(let path): "cannot start a recording: the disk of \(path) is full"
+        case let .timestampOutOfRange(id, timestamp, first, seconds):
+            "X-Reel-Timestamp \(timestamp) is more than \(seconds) s (the recording's limit) from recording \(id)'s first frame at \(first); the frame is refused"
         case .unknownCursor(let id): "no recording with id \(id) to list from"
         case let .storingFailed(_, reason): "storing the video failed (\(reason)); it is kept and will be uploaded again"
         case let .noSpaceToFinish(_, frames, reason):

@@ -114,8 +114,15 @@ final class RecordingSession: @unchecked Sendable {
             guard settings.encoder.timing == .timestamps else { return nil }
             if let clientTimestamp {
                 let first = firstClientTimestamp ?? clientTimestamp
+                // A client clock far off (or hostile) must not make a video longer than a recording may last.
+                let span = Int64(limits.maxSecondsPerRecording) * 1000
+                let (offset, overflow) = clientTimestamp.subtractingReportingOverflow(first)
+                guard !overflow, (-span...span).contains(offset) else {
+                    throw RecordingError.timestampOutOfRange(id: id, timestamp: clientTimestamp, first: first,
+                                                             seconds: limits.maxSecondsPerRecording)
+                }
                 firstClientTimestamp = first
-                return clientTimestamp - first
+                return offset
             }
             return elapsed.inMilliseconds
         }

@@ -96,7 +96,7 @@ enum RefusalReason: String, CaseIterable, Sendable {
             case .noneInProgress, .unknown: self = .unknownRecording
             case .alreadyFinished, .frameLimit, .timeLimit: self = .recordingClosed
             case .noSpaceToStart, .noSpaceToFinish: self = .diskFull
-            case .tooMany, .cannotStart, .unknownCursor, .storingFailed: self = .badRequest
+            case .tooMany, .cannotStart, .unknownCursor, .storingFailed, .timestampOutOfRange: self = .badRequest
             }
         case let error as UploadError:
             switch error {

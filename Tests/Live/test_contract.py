@@ -415,3 +415,31 @@ def test_frame_shapes_and_samplings(server, tmp_path):
             diff = mean_abs_diff(frame, reference)
             assert diff < 10, f"{name}: frame {index} differs from its source by {diff:.1f}"
     assert mean_saturation(frames[names.index("gray-1280x720")]) < 3
+
+
+def test_client_timestamps_far_apart_are_refused_and_harm_nothing(server, tmp_path):
+    """X-Reel-Timestamp is the client's clock: one far from the recording's first frame (past
+    what a recording may last, or at the ends of int64) is refused with 400; the server and the
+    recording go on, and every frame answered 200 is in the video."""
+    srv = server(max_seconds=60)
+    r = requests.get(srv.url("/video/create_video"), params={"timing": "arrival"}, timeout=HTTP_TIMEOUT)
+    rid = r.json()["id"]
+    frame = fixture_bytes("frame-1280x720-420-1.jpg")
+
+    def send(ts):
+        return requests.post(srv.url("/video/video_upload"), params={"id": rid}, data=frame,
+                             headers={"Content-Type": "image/jpeg", "X-Reel-Timestamp": str(ts)}, timeout=HTTP_TIMEOUT)
+
+    first = 2**63 - 1
+    assert send(first).status_code == 200
+    for ts in (-(2**63), 0, first - 61_000, 65536):
+        body = assert_error(send(ts), 400)
+        assert body["message"] == (f"X-Reel-Timestamp {ts} is more than 60 s (the recording's limit) from recording "
+                                   f"{rid}'s first frame at {first}; the frame is refused"), body
+    assert send(first - 1000).status_code == 200  # a clock going back a little: the frame keeps its order
+    assert send(first + 0).status_code == 200
+    answer = finish_ok(srv, rid)
+    assert answer["frames"] == 3
+    info = ffprobe(download(answer["video url"], tmp_path / "v.mp4"))
+    assert info["frames"] == 3
+    assert requests.get(srv.url("/healthz"), timeout=HTTP_TIMEOUT).status_code == 200
