@@ -32,6 +32,12 @@ struct RecordingStarted: Encodable, Sendable {
     var id: String
 }
 
+/// `DELETE /video/recordings/{id}`'s answer.
+struct RecordingDeleted: Encodable, Sendable {
+    var status = "success"
+    var id: String
+}
+
 /// `video_upload`'s answer: the frames the recording has taken so far.
 struct FrameTaken: Encodable, Sendable {
     var status = "success"

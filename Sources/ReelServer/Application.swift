@@ -17,7 +17,7 @@ func buildRouter(recorder: Recorder, settings: ServerSettings) -> Router<BasicRe
         allowHeaders: [.accept, .authorization, .contentType, .origin, .range,
                        VideoController<BasicRequestContext>.sessionHeader,
                        VideoController<BasicRequestContext>.timestampHeader],
-        allowMethods: [.get, .post, .head, .options]
+        allowMethods: [.get, .post, .head, .options, .delete]
     ))
     router.add(middleware: ErrorAnswers())
     if let token = settings.token {

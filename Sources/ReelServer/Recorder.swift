@@ -23,6 +23,8 @@ actor Recorder {
     /// Ids of recordings in progress in the order they were created; the last is "the most recent recording".
     private var order: [String] = []
     private let renewal: LocationRenewal
+    private let removal: RecordingRemoval
+    private let retention: Retention
 
     /// The time now, for idle limits: the continuous clock, or a test's own.
     private let now: @Sendable () -> ContinuousClock.Instant
@@ -41,6 +43,9 @@ actor Recorder {
         uploads = UploadQueue(list: recordings, storage: storage, layout: layout, freeSpace: freeSpace, metrics: metrics,
                               logger: logger, retryMaxSeconds: settings.retryMaxSeconds)
         renewal = LocationRenewal(recordings: recordings, storage: storage, logger: logger)
+        removal = RecordingRemoval(recordings: recordings, storage: storage, layout: layout, metrics: metrics, logger: logger)
+        retention = Retention(rules: RetentionRules(keepDays: settings.keepDays, keepBytes: settings.keepBytes),
+                              recordings: recordings, removal: removal, logger: logger)
     }
 
     /// Starts a recording; `timing` (constant or arrival) overrides the server's for this one.
@@ -136,6 +141,16 @@ actor Recorder {
         }
         return RecordingPage(entries: page, total: total, next: next)
     }
+
+    /// Deletes a stored or failed recording (see `RecordingRemoval`).
+    @discardableResult
+    func delete(_ id: String, reason: DeletionReason) async throws -> RecordingEntry {
+        try await removal.delete(id, reason: reason)
+    }
+
+    /// Deletes what the retention rules no longer keep.
+    @discardableResult
+    func applyRetention(now: Date = Date()) async -> Int { await retention.apply(now: now) }
 
     /// The thumbnail's file, once the recording has one.
     func thumbnailPath(_ id: String) -> String? { recordings.thumbnailPath(id) }

@@ -15,6 +15,10 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
     case noSpaceToStart(path: String)
     /// A frame's `X-Reel-Timestamp` lies further from the recording's first than the recording may last.
     case timestampOutOfRange(id: String, timestamp: Int64, first: Int64, seconds: Int)
+    /// Deleting waits until the recording is stored or failed (`state`: what it is now).
+    case busy(id: String, state: String)
+    /// Storage did not delete the video; `storageAway` when it could not be reached rather than refused.
+    case deletingFailed(id: String, reason: String, storageAway: Bool)
     /// The list was asked to continue from a recording it does not hold.
     case unknownCursor(id: String)
     /// The video is made but storage refused it: it is kept and sent again.
@@ -34,6 +38,8 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
         case .noSpaceToStart(let path): "cannot start a recording: the disk of \(path) is full"
         case let .timestampOutOfRange(id, timestamp, first, seconds):
             "X-Reel-Timestamp \(timestamp) is more than \(seconds) s (the recording's limit) from recording \(id)'s first frame at \(first); the frame is refused"
+        case let .busy(id, state): "recording \(id) is \(state); it can be deleted once stored"
+        case let .deletingFailed(id, reason, _): "deleting recording \(id) failed, nothing was removed: \(reason)"
         case .unknownCursor(let id): "no recording with id \(id) to list from"
         case let .storingFailed(_, reason): "storing the video failed (\(reason)); it is kept and will be uploaded again"
         case let .noSpaceToFinish(_, frames, reason):

@@ -20,6 +20,7 @@ struct ServerMetrics: Sendable {
     let uploadsFailed: CoreMetrics.Counter
     let uploadsPending: Meter
     private let refused: [RefusalReason: CoreMetrics.Counter]
+    private let deleted: [DeletionReason: CoreMetrics.Counter]
 
     init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -41,7 +42,13 @@ struct ServerMetrics: Sendable {
         refused = Dictionary(uniqueKeysWithValues: RefusalReason.allCases.map { reason in
             (reason, Counter(label: "reel_frames_refused_total", dimensions: [("reason", reason.rawValue)], factory: factory))
         })
+        deleted = Dictionary(uniqueKeysWithValues: DeletionReason.allCases.map { reason in
+            (reason, Counter(label: "reel_recordings_deleted_total", dimensions: [("reason", reason.rawValue)], factory: factory))
+        })
     }
+
+    /// Recordings deleted, by the rule that removed them.
+    func recordingsDeleted(_ reason: DeletionReason) -> CoreMetrics.Counter { deleted[reason]! }
 
     /// Frames turned away, by why.
     func framesRefused(_ reason: RefusalReason) -> CoreMetrics.Counter { refused[reason]! }
@@ -96,7 +103,8 @@ enum RefusalReason: String, CaseIterable, Sendable {
             case .noneInProgress, .unknown: self = .unknownRecording
             case .alreadyFinished, .frameLimit, .timeLimit: self = .recordingClosed
             case .noSpaceToStart, .noSpaceToFinish: self = .diskFull
-            case .tooMany, .cannotStart, .unknownCursor, .storingFailed, .timestampOutOfRange: self = .badRequest
+            case .tooMany, .cannotStart, .unknownCursor, .storingFailed, .timestampOutOfRange, .busy, .deletingFailed:
+                self = .badRequest
             }
         case let error as UploadError:
             switch error {

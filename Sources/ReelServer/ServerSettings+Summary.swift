@@ -16,7 +16,14 @@ extension ServerSettings {
             "token": "\(token == nil ? "off" : "on")",
             "page": "served at /",
             "encoder": "\(encoder.size) \(encoder.fps) fps, x264 \(encoder.preset) crf \(encoder.crf), \(encoder.threads == 0 ? "auto" : "\(encoder.threads)") threads, \(encoder.timing.rawValue) timing, \(encoder.range.rawValue) range, \(fit.rawValue)",
+            "retention": "\(retentionSummary)",
             "limits": "\(limits.maxRecordings) recordings, \(limits.maxFramesPerRecording) frames or \(limits.maxSecondsPerRecording) s each, frames up to \(ByteCount.text(limits.maxFrameBytes)) and \(limits.maxFrameSize), idle \(limits.idleSeconds.formatted()) s, \(ByteCount.text(minFreeBytes)) kept free",
         ]
+    }
+
+    private var retentionSummary: String {
+        let rules = [keepDays.map { "older than \($0.formatted()) days" }, keepBytes.map { "oldest over \(ByteCount.text($0))" }]
+            .compactMap { $0 }
+        return rules.isEmpty ? "off (recordings are kept)" : "deletes stored recordings " + rules.joined(separator: " and ")
     }
 }

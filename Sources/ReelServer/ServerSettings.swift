@@ -31,6 +31,10 @@ public struct ServerSettings: Sendable {
     public var connectionIdleSeconds = 30.0
     /// Connections open at once; nil: as many as the descriptor limit allows with room kept for files.
     public var maxConnections: Int?
+    /// Stored recordings older than this many days are deleted; nil keeps them.
+    public var keepDays: Double?
+    /// While stored recordings total more than this, the oldest are deleted; nil keeps them.
+    public var keepBytes: Int?
     public var logLevel = Logger.Level.info
     public var logFormat = LogFormat.text
 
@@ -92,6 +96,9 @@ extension ServerSettings {
         connectionIdleSeconds = try read.double(.connectionIdleSeconds, is: seconds, valid: { $0 > 0 })
             ?? connectionIdleSeconds
         maxConnections = try read.int(.maxConnections, in: 1...1_000_000, is: count)
+        keepDays = try read.double(.keepDays, is: "a number of days above 0, e.g. 30 or 0.5", valid: { $0 > 0 })
+        keepBytes = try read.value(.keepBytes, is: "a size above 0, e.g. 500G, 20G, 800M or a number of bytes",
+                                   ByteCount.parse, valid: { $0 > 0 })
         logLevel = try read.choice(.logLevel, of: Logger.Level.self) ?? logLevel
         logFormat = try read.choice(.logFormat, of: LogFormat.self) ?? logFormat
         supabase = try Self.supabase(read)

@@ -36,6 +36,8 @@ public enum Setting: String, CaseIterable, Sendable {
     case minFree = "reel.min.free"
     case connectionIdleSeconds = "reel.connection.idle.seconds"
     case maxConnections = "reel.max.connections"
+    case keepDays = "reel.keep.days"
+    case keepBytes = "reel.keep.bytes"
     case logLevel = "reel.log.level"
     case logFormat = "reel.log.format"
 

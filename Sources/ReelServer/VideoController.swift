@@ -22,6 +22,7 @@ struct VideoController<Context: RequestContext> {
         group.get("finish_video", use: finish)
         group.get("recordings", use: list)
         group.get("recordings/:id", use: status)
+        group.delete("recordings/:id", use: delete)
         group.get("recordings/:id/thumbnail.jpg", use: thumbnail)
     }
 
@@ -94,6 +95,13 @@ struct VideoController<Context: RequestContext> {
         return Answer(fields)
     }
 
+    /// Deletes a stored (or failed) recording: its video from storage, its thumbnail and its entry.
+    @Sendable func delete(_ request: Request, context: Context) async throws -> Answer<RecordingDeleted> {
+        let id = try context.parameters.require("id")
+        try await recorder.delete(id, reason: .request)
+        return Answer(RecordingDeleted(id: id))
+    }
+
     /// The small JPEG made at finish; it never changes, so browsers may keep it.
     @Sendable func thumbnail(_ request: Request, context: Context) async throws -> Response {
         let id = try context.parameters.require("id")
@@ -121,6 +129,8 @@ struct VideoController<Context: RequestContext> {
             fields.nextAttempt = entry.nextAttempt.map(RecordingCatalog.timestamp)
         }
         if entry.state == .failed { fields.lastError = entry.lastError ?? "" }
+        // A stored recording whose deletion failed says why.
+        if entry.state == .stored, let lastError = entry.lastError { fields.lastError = lastError }
         return fields
     }
 

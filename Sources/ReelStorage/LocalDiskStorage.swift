@@ -1,4 +1,5 @@
 import Foundation
+import ReelErrors
 
 /// Stores videos as files in a folder that the server serves itself.
 public struct LocalDiskStorage: VideoStorage {
@@ -33,7 +34,7 @@ public struct LocalDiskStorage: VideoStorage {
                 try files.moveItem(atPath: partial, toPath: destination)
             } catch {
                 try? files.removeItem(atPath: partial)
-                throw StorageError.unavailable(String(describing: error))
+                throw StorageError.unavailable("cannot write \(destination): \(describe(error))")
             }
         }
         return StoredVideo(name: name, location: location(of: name), bytes: fileSize(destination))
@@ -45,6 +46,18 @@ public struct LocalDiskStorage: VideoStorage {
 
     public func playableLocation(of name: String) async throws -> (location: StoredLocation, expires: Date?) {
         (location(of: name), nil)
+    }
+
+    public func delete(name: String) async throws {
+        guard !name.contains("/"), !name.hasPrefix(".") else { throw StorageError.invalidName(name) }
+        let path = (folder as NSString).appendingPathComponent(name)
+        do {
+            try FileManager.default.removeItem(atPath: path)
+        } catch let error as CocoaError where error.code == .fileNoSuchFile {
+            return
+        } catch {
+            throw StorageError.unavailable("cannot delete \(path): \(describe(error))")
+        }
     }
 
     private func location(of name: String) -> StoredLocation { .servedLocally(path: "\(urlPath)/\(name)") }

@@ -109,6 +109,19 @@ public struct SupabaseStorage: VideoStorage {
         return (.remote(url: signed), signedAt.addingTimeInterval(Double(configuration.signedURLSeconds)))
     }
 
+    /// `DELETE /storage/v1/object/{bucket}` with the name as a prefix: a name that is
+    /// not there is simply absent from the answer, so deleting twice is no error.
+    public func delete(name: String) async throws {
+        let client = HTTPClient()
+        let body = try JSONSerialization.data(withJSONObject: ["prefixes": [name]])
+        try await configuration.retry.run(logger: logger, operation: "delete \(name)") {
+            let response = try await send(client, "DELETE", "object/\(configuration.bucket)",
+                                          headers: [HTTPClient.Header("Content-Type", "application/json")],
+                                          body: .bytes([UInt8](body)))
+            try check(response)
+        }
+    }
+
     /// Asks for the bucket once, without retrying: whether it is public, or why it cannot be used.
     public func checkBucket() async throws -> Bool {
         let response = try await send(HTTPClient(), "GET", "bucket/\(configuration.bucket)")

@@ -36,6 +36,9 @@ public protocol VideoStorage: Sendable {
 
     /// How long the locations it answers play (a signed URL's life); nil when they never stop.
     var locationLifetime: TimeInterval? { get }
+
+    /// Deletes the stored object `name`; one that is not there is already deleted.
+    func delete(name: String) async throws
 }
 
 extension VideoStorage {

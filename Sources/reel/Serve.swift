@@ -88,6 +88,12 @@ struct Serve: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Connections open at once (REEL_MAX_CONNECTIONS). Default: what the open-file limit allows, with room kept for recordings.")
     var maxConnections: String?
 
+    @Option(parsing: .unconditional, help: "Delete stored recordings older than this many days, e.g. 30 (REEL_KEEP_DAYS). Default: kept.")
+    var keepDays: String?
+
+    @Option(parsing: .unconditional, help: "Delete the oldest stored recordings while they total more than this, e.g. 500G, 800M (REEL_KEEP_BYTES). Default: kept.")
+    var keepBytes: String?
+
     @Option(parsing: .unconditional, help: "Log level: trace, debug, info, notice, warning, error, critical (REEL_LOG_LEVEL). Default: info.")
     var logLevel: String?
 
@@ -101,7 +107,7 @@ struct Serve: AsyncParsableCommand {
             .maxSeconds: maxSeconds, .maxRecordings: maxRecordings, .idleSeconds: idleSeconds, .fps: fps, .size: size,
             .preset: preset, .crf: crf, .threads: threads, .fit: fit, .timing: timing, .range: range,
             .retryMaxSeconds: retryMaxSeconds, .minFree: minFree, .connectionIdleSeconds: connectionIdleSeconds,
-            .maxConnections: maxConnections, .logLevel: logLevel, .logFormat: logFormat,
+            .maxConnections: maxConnections, .keepDays: keepDays, .keepBytes: keepBytes, .logLevel: logLevel, .logFormat: logFormat,
         ]) { $1 }
     }
 

@@ -249,6 +249,8 @@ final class StoresThenFailsOnce: VideoStorage, @unchecked Sendable {
     func playableLocation(of name: String) async throws -> (location: StoredLocation, expires: Date?) {
         try await inner.playableLocation(of: name)
     }
+
+    func delete(name: String) async throws { try await inner.delete(name: name) }
 }
 
 /// Prometheus text as `name{labels}` → value, comments left out.

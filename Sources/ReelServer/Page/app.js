@@ -128,7 +128,35 @@ function card(recording) {
   } else {
     button.disabled = true;
   }
+  // Only what is stored or failed can be deleted; a recording still moving cannot.
+  const remove = item.querySelector(".delete");
+  remove.disabled = recording.state !== "stored" && recording.state !== "failed";
+  remove.addEventListener("click", () => deleteRecording(recording, item));
   return item;
+}
+
+/** Asks first; on success the card goes, on failure it stays and shows the server's message. */
+async function deleteRecording(recording, item) {
+  const when = new Date(recording.created).toLocaleString();
+  if (!confirm(`Delete the recording of ${when}? Its video is removed from storage for good.`)) return;
+  const button = item.querySelector(".delete");
+  button.disabled = true;
+  try {
+    await json(await api(`/video/recordings/${encodeURIComponent(recording.id)}`, { method: "DELETE" }));
+    item.remove();
+    const playback = $("playback");
+    if (playback.dataset.id === recording.id) {
+      playback.pause();
+      playback.removeAttribute("src");
+      playback.hidden = true;
+    }
+    say("Recording deleted.");
+    await loadRecordings();
+  } catch (error) {
+    button.disabled = false;
+    item.querySelector(".error").textContent = `Not deleted: ${error.message}`;
+    say(`Not deleted: ${error.message}`, "error");
+  }
 }
 
 function render(recordings, total, append) {

@@ -1,0 +1,75 @@
+import Foundation
+import Logging
+import ReelErrors
+import ReelStorage
+
+/// Why a recording was deleted: asked for through the API, or a retention rule.
+enum DeletionReason: String, CaseIterable, Sendable {
+    case request
+    /// Older than `--keep-days`.
+    case age
+    /// Among the oldest while the stored total was over `--keep-bytes`.
+    case size
+}
+
+/// Deletes recordings: the stored video from its storage, then the thumbnail,
+/// the entry and whatever the spool still holds of it. A recording in progress,
+/// finishing or waiting for its upload is never touched. When storage refuses
+/// or cannot be reached nothing is removed, and the entry says why.
+actor RecordingRemoval {
+    private let recordings: RecordingList
+    private let storage: any VideoStorage
+    private let layout: SpoolLayout
+    private let metrics: ServerMetrics
+    private let logger: Logger
+    private var deleting: Set<String> = []
+
+    init(recordings: RecordingList, storage: any VideoStorage, layout: SpoolLayout, metrics: ServerMetrics, logger: Logger) {
+        self.recordings = recordings
+        self.storage = storage
+        self.layout = layout
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Deletes the recording and returns the entry it had.
+    @discardableResult
+    func delete(_ id: String, reason: DeletionReason, now: Date = Date()) async throws -> RecordingEntry {
+        guard let entry = recordings.entry(id) else { throw RecordingError.unknown(id: id) }
+        guard entry.state == .stored || entry.state == .failed, !deleting.contains(id) else {
+            throw RecordingError.busy(id: id, state: deleting.contains(id) ? "being deleted" : entry.state.rawValue)
+        }
+        deleting.insert(id)
+        defer { deleting.remove(id) }
+        if entry.state == .stored, let name = entry.name {
+            do {
+                try await storage.delete(name: name)
+            } catch {
+                let why = describe(error)
+                recordings.update(id) { $0.lastError = "deleting failed: \(why)" }
+                logger.warning("cannot delete the recording's video", metadata: [
+                    "recording.id": "\(id)", "name": "\(name)", "rule": "\(reason.rawValue)", "error": "\(why)"])
+                throw RecordingError.deletingFailed(id: id, reason: why, storageAway: Self.isTransient(error))
+            }
+        }
+        layout.removeSpool(id)
+        try? FileManager.default.removeItem(atPath: layout.pendingVideo(id))
+        recordings.forget(id)
+        metrics.recordingsDeleted(reason).increment()
+        logger.info("recording deleted", metadata: [
+            "recording.id": "\(id)", "name": "\(entry.name ?? "")", "rule": "\(reason.rawValue)",
+            "age.days": "\(String(format: "%.2f", now.timeIntervalSince(entry.created) / 86400))",
+            "bytes": "\(entry.bytes)",
+        ])
+        return entry
+    }
+
+    /// Storage that may answer later (network, rate limit, its own errors), as opposed to one that refuses.
+    private static func isTransient(_ error: any Error) -> Bool {
+        switch error {
+        case let error as SupabaseError: error.isTransient
+        case is StorageError: true
+        default: false
+        }
+    }
+}
