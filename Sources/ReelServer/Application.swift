@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import ReelErrors
 import ReelStorage
+import ServiceLifecycle
 
 /// The router of `reel serve`: the web page at `/`, the old contract and the
 /// list of recordings under `/video`, the stored videos under `/videos`,
@@ -35,7 +36,7 @@ func buildRouter(recorder: Recorder, settings: ServerSettings) -> Router<BasicRe
     }
     router.get("metrics") { _, _ in
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: recorder.metrics.exposition())))
+                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: await recorder.metricsExposition())))
     }
     PageController().addRoutes(to: router)
     VideoController(recorder: recorder, settings: settings).addRoutes(to: router.group("video"))
@@ -62,7 +63,17 @@ public func buildApplication(settings: ServerSettings, logger: Logger) async thr
     if let supabase = storage as? SupabaseStorage {
         try await StartupChecks.bucket(supabase, logger: logger)
     }
-    let recorder = try Recorder(settings: settings, storage: storage, logger: logger)
+    let metrics = ServerMetrics()
+    var services: [any Service] = []
+    var outbox: WebhookOutbox?
+    if let webhookURL = settings.webhookURL {
+        let events = try WebhookOutbox(folder: settings.recordingsDirectory + "/outbox", baseURL: settings.localBaseURL,
+                                       logger: logger)
+        services.append(WebhookDelivery(outbox: events, url: webhookURL, secret: settings.webhookSecret, metrics: metrics,
+                                        logger: logger))
+        outbox = events
+    }
+    let recorder = try Recorder(settings: settings, storage: storage, metrics: metrics, outbox: outbox, logger: logger)
     // What a crash left is taken up before any request: no recording of this process can be mistaken for it.
     await recorder.recoverSpool()
     let router = buildRouter(recorder: recorder, settings: settings)
@@ -80,7 +91,7 @@ public func buildApplication(settings: ServerSettings, logger: Logger) async thr
         server: .http1(configuration: .init(additionalChannelHandlers: [CloseAfterResponse()], idleTimeout: idleTimeout)),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "reel",
                              availableConnectionsDelegate: MaximumAvailableConnections(connections, logger: logger)),
-        services: [RecordingJanitor(recorder: recorder, logger: logger)],
+        services: [RecordingJanitor(recorder: recorder, logger: logger)] + services,
         logger: logger
     )
 }

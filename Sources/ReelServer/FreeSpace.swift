@@ -27,6 +27,18 @@ final class FreeSpace: @unchecked Sendable {
         }
     }
 
+    /// Bytes free read from the disk now.
+    var bytesFreeNow: Int {
+        invalidate()
+        return bytesFree
+    }
+
+    /// Whether `other` is on the same filesystem as this one's path.
+    func sharesDisk(with other: String) -> Bool {
+        var mine = stat(), theirs = stat()
+        return stat(path, &mine) == 0 && stat(other, &theirs) == 0 && mine.st_dev == theirs.st_dev
+    }
+
     /// Throws when the free space is under the limit: nothing new may be written.
     func check() throws {
         let free = bytesFree

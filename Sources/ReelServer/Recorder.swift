@@ -30,7 +30,8 @@ actor Recorder {
     private let now: @Sendable () -> ContinuousClock.Instant
 
     init(settings: ServerSettings, storage: any VideoStorage, metrics: ServerMetrics = ServerMetrics(),
-         logger: Logger, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) throws {
+         outbox: WebhookOutbox? = nil, logger: Logger,
+         now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) throws {
         self.settings = settings
         self.now = now
         self.storage = storage
@@ -39,13 +40,19 @@ actor Recorder {
         layout = SpoolLayout(folder: settings.spoolDirectory)
         try layout.create()
         freeSpace = FreeSpace(path: settings.spoolDirectory, minimum: settings.minFreeBytes)
-        recordings = RecordingList(catalog: try RecordingCatalog(folder: settings.recordingsDirectory), logger: logger)
+        recordings = RecordingList(catalog: try RecordingCatalog(folder: settings.recordingsDirectory), outbox: outbox,
+                                   logger: logger)
         uploads = UploadQueue(list: recordings, storage: storage, layout: layout, freeSpace: freeSpace, metrics: metrics,
                               logger: logger, retryMaxSeconds: settings.retryMaxSeconds)
         renewal = LocationRenewal(recordings: recordings, storage: storage, logger: logger)
-        removal = RecordingRemoval(recordings: recordings, storage: storage, layout: layout, metrics: metrics, logger: logger)
+        removal = RecordingRemoval(recordings: recordings, storage: storage, layout: layout, metrics: metrics,
+                                   outbox: outbox, logger: logger)
+        let spoolDisk = freeSpace
+        let sharedDisk = settings.keepBytes != nil
+            && (storage as? LocalDiskStorage).map { spoolDisk.sharesDisk(with: $0.folder) } == true
         retention = Retention(rules: RetentionRules(keepDays: settings.keepDays, keepBytes: settings.keepBytes),
-                              recordings: recordings, removal: removal, logger: logger)
+                              recordings: recordings, removal: removal, sharedDisk: sharedDisk ? spoolDisk : nil,
+                              logger: logger)
     }
 
     /// Starts a recording; `timing` (constant or arrival) overrides the server's for this one.
@@ -91,7 +98,7 @@ actor Recorder {
     var activeCount: Int { active.count }
 
     /// Why the server cannot take a recording now; empty when it can.
-    func notReadyReasons() -> [String] {
+    func notReadyReasons() async -> [String] {
         var reasons: [String] = []
         let free = freeSpace.bytesFree
         if free < freeSpace.minimum {
@@ -103,6 +110,13 @@ actor Recorder {
         }
         if active.count >= settings.limits.maxRecordings {
             reasons.append("\(active.count) recordings are in progress, the limit (--max-recordings)")
+        }
+        if let since = await uploads.unreachableSince {
+            reasons.append("storage unreachable since \(RecordingCatalog.timestamp(since))")
+        }
+        let pending = recordings.pendingCount
+        if pending > settings.maxPending {
+            reasons.append("\(pending) recordings wait for upload, over the limit of \(settings.maxPending) (--max-pending)")
         }
         return reasons
     }
@@ -146,6 +160,16 @@ actor Recorder {
     @discardableResult
     func delete(_ id: String, reason: DeletionReason) async throws -> RecordingEntry {
         try await removal.delete(id, reason: reason)
+    }
+
+    /// `/metrics`: the gauges read now, then every instrument.
+    func metricsExposition() -> [UInt8] {
+        let stored = recordings.storedTotals()
+        metrics.storedRecordings.set(stored.count)
+        metrics.storedBytes.set(stored.bytes)
+        let free = freeSpace.bytesFree
+        if free != Int.max { metrics.diskFree.set(free) }
+        return metrics.exposition()
     }
 
     /// Deletes what the retention rules no longer keep.

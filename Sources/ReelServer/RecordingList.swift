@@ -20,9 +20,12 @@ final class RecordingList: @unchecked Sendable {
     /// The ids of `entries`, newest first.
     private var newestFirst: [String] = []
     private let logger: Logger
+    /// Told when a recording becomes stored or failed, for the webhook.
+    private let outbox: WebhookOutbox?
 
-    init(catalog: any Catalog, logger: Logger) {
+    init(catalog: any Catalog, outbox: WebhookOutbox? = nil, logger: Logger) {
         self.catalog = catalog
+        self.outbox = outbox
         self.logger = logger
         let (loaded, unreadable) = catalog.loadAll()
         entries = Dictionary(loaded.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
@@ -45,13 +48,21 @@ final class RecordingList: @unchecked Sendable {
     /// Changes an entry (a new one, created at `createdIfNew`, when there is none) and saves it.
     func update(_ id: String, createdIfNew: Date = Date(), _ change: (inout RecordingEntry) -> Void) {
         lock.withLock {
-            var entry = entries[id] ?? RecordingEntry(id: id, created: createdIfNew, state: .pending)
-            if entries[id] == nil {
+            let before = entries[id]
+            var entry = before ?? RecordingEntry(id: id, created: createdIfNew, state: .pending)
+            if before == nil {
                 let index = newestFirst.firstIndex { entries[$0].map { RecordingEntry.newerFirst(entry, $0) } ?? false }
                 newestFirst.insert(id, at: index ?? newestFirst.endIndex)
             }
             change(&entry)
             save(entry)
+            if entry.state != before?.state {
+                switch entry.state {
+                case .stored: outbox?.add(.stored, entry)
+                case .failed: outbox?.add(.failed, entry)
+                case .recording, .finishing, .pending: break
+                }
+            }
         }
     }
 
@@ -81,6 +92,15 @@ final class RecordingList: @unchecked Sendable {
     /// Entries in one of `states`.
     func entries(in states: Set<RecordingEntry.State>) -> [RecordingEntry] {
         lock.withLock { entries.values.filter { states.contains($0.state) } }
+    }
+
+    /// How many recordings are stored, and their bytes.
+    func storedTotals() -> (count: Int, bytes: Int) {
+        lock.withLock {
+            entries.values.reduce(into: (0, 0)) { totals, entry in
+                if entry.state == .stored { totals.0 += 1; totals.1 += entry.bytes }
+            }
+        }
     }
 
     var pendingCount: Int { lock.withLock { entries.values.filter { $0.state == .pending }.count } }

@@ -21,11 +21,14 @@ actor RecordingRemoval {
     private let storage: any VideoStorage
     private let layout: SpoolLayout
     private let metrics: ServerMetrics
+    private let outbox: WebhookOutbox?
     private let logger: Logger
     private var deleting: Set<String> = []
 
-    init(recordings: RecordingList, storage: any VideoStorage, layout: SpoolLayout, metrics: ServerMetrics, logger: Logger) {
+    init(recordings: RecordingList, storage: any VideoStorage, layout: SpoolLayout, metrics: ServerMetrics,
+         outbox: WebhookOutbox?, logger: Logger) {
         self.recordings = recordings
+        self.outbox = outbox
         self.storage = storage
         self.layout = layout
         self.metrics = metrics
@@ -55,6 +58,7 @@ actor RecordingRemoval {
         layout.removeSpool(id)
         try? FileManager.default.removeItem(atPath: layout.pendingVideo(id))
         recordings.forget(id)
+        outbox?.add(.deleted, entry, rule: reason, now: now)
         metrics.recordingsDeleted(reason).increment()
         logger.info("recording deleted", metadata: [
             "recording.id": "\(id)", "name": "\(entry.name ?? "")", "rule": "\(reason.rawValue)",

@@ -18,6 +18,9 @@ struct Retention: Sendable {
     let rules: RetentionRules
     let recordings: RecordingList
     let removal: RecordingRemoval
+    /// With `--keep-bytes` and stored videos on the spool's own disk: while that disk has
+    /// less than twice `--min-free` free, the oldest go too, so the full-disk guard rarely refuses.
+    let sharedDisk: FreeSpace?
     let logger: Logger
 
     /// One pass; returns how many recordings it deleted.
@@ -40,6 +43,11 @@ struct Retention: Sendable {
                 guard await delete(oldest, .size, now) else { return deleted }
                 stored.removeFirst()
                 total -= oldest.bytes
+                deleted += 1
+            }
+            while let disk = sharedDisk, let oldest = stored.first, disk.bytesFreeNow < 2 * disk.minimum {
+                guard await delete(oldest, .size, now) else { return deleted }
+                stored.removeFirst()
                 deleted += 1
             }
         }

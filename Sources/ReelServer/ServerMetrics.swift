@@ -19,6 +19,14 @@ struct ServerMetrics: Sendable {
     let uploadsSucceeded: CoreMetrics.Counter
     let uploadsFailed: CoreMetrics.Counter
     let uploadsPending: Meter
+    let webhooksDelivered: CoreMetrics.Counter
+    let webhooksFailed: CoreMetrics.Counter
+    let webhooksPending: Meter
+    let diskFree: Meter
+    let storedRecordings: Meter
+    let storedBytes: Meter
+    /// When this server started, for `process_start_time_seconds`.
+    let started = Date()
     private let refused: [RefusalReason: CoreMetrics.Counter]
     private let deleted: [DeletionReason: CoreMetrics.Counter]
 
@@ -38,6 +46,12 @@ struct ServerMetrics: Sendable {
         uploadsSucceeded = Counter(label: "reel_uploads_total", dimensions: [("result", "succeeded")], factory: factory)
         uploadsFailed = Counter(label: "reel_uploads_total", dimensions: [("result", "failed")], factory: factory)
         uploadsPending = Meter(label: "reel_uploads_pending", factory: factory)
+        webhooksDelivered = Counter(label: "reel_webhooks_total", dimensions: [("result", "delivered")], factory: factory)
+        webhooksFailed = Counter(label: "reel_webhooks_total", dimensions: [("result", "failed")], factory: factory)
+        webhooksPending = Meter(label: "reel_webhooks_pending", factory: factory)
+        diskFree = Meter(label: "reel_disk_free_bytes", factory: factory)
+        storedRecordings = Meter(label: "reel_stored_recordings", factory: factory)
+        storedBytes = Meter(label: "reel_stored_bytes", factory: factory)
         // Every reason is registered from the start, at zero, so a graph has a line before the first refusal.
         refused = Dictionary(uniqueKeysWithValues: RefusalReason.allCases.map { reason in
             (reason, Counter(label: "reel_frames_refused_total", dimensions: [("reason", reason.rawValue)], factory: factory))
@@ -64,8 +78,10 @@ struct ServerMetrics: Sendable {
         )
     }
 
-    /// The Prometheus text exposition of every instrument.
-    func exposition() -> [UInt8] { registry.emitToBuffer() }
+    /// The Prometheus text exposition of every instrument, and the process's own.
+    func exposition() -> [UInt8] {
+        registry.emitToBuffer() + Array(ProcessMetrics.exposition(startTime: started).utf8)
+    }
 }
 
 /// Why a frame was refused, as the `reason` label of `reel_frames_refused_total`.
@@ -81,7 +97,7 @@ enum RefusalReason: String, CaseIterable, Sendable {
     case recordingClosed = "recording_closed"
     case encoderFailed = "encoder_failed"
     /// The spool's disk is full or under `--min-free`.
-    case diskFull = "disk_full"
+    case diskFull = "insufficient_storage"
 
     init(_ error: any Error) {
         switch error {

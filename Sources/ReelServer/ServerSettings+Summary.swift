@@ -1,6 +1,15 @@
+import Foundation
 import Logging
 
 extension ServerSettings {
+    /// The base of this server's own URLs where no request names one (webhooks):
+    /// `--public-url`, else this host and port.
+    var localBaseURL: String {
+        if let publicURL { return publicURL }
+        let name = ["0.0.0.0", "::", ""].contains(host) ? ProcessInfo.processInfo.hostName : host
+        return "http://\(name.contains(":") ? "[\(name)]" : name):\(port)"
+    }
+
     /// What the server is about to do, as the metadata of its one start line.
     var summary: Logger.Metadata {
         let storage = if let supabase {
@@ -17,6 +26,7 @@ extension ServerSettings {
             "page": "served at /",
             "encoder": "\(encoder.size) \(encoder.fps) fps, x264 \(encoder.preset) crf \(encoder.crf), \(encoder.threads == 0 ? "auto" : "\(encoder.threads)") threads, \(encoder.timing.rawValue) timing, \(encoder.range.rawValue) range, \(fit.rawValue)",
             "retention": "\(retentionSummary)",
+            "webhook": "\(webhookURL.map { "\($0)\(webhookSecret == nil ? "" : ", signed")" } ?? "off")",
             "limits": "\(limits.maxRecordings) recordings, \(limits.maxFramesPerRecording) frames or \(limits.maxSecondsPerRecording) s each, frames up to \(ByteCount.text(limits.maxFrameBytes)) and \(limits.maxFrameSize), idle \(limits.idleSeconds.formatted()) s, \(ByteCount.text(minFreeBytes)) kept free",
         ]
     }

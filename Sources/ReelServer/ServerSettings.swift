@@ -31,10 +31,16 @@ public struct ServerSettings: Sendable {
     public var connectionIdleSeconds = 30.0
     /// Connections open at once; nil: as many as the descriptor limit allows with room kept for files.
     public var maxConnections: Int?
+    /// More recordings than this waiting for upload make `/readyz` say not ready.
+    public var maxPending = 100
     /// Stored recordings older than this many days are deleted; nil keeps them.
     public var keepDays: Double?
     /// While stored recordings total more than this, the oldest are deleted; nil keeps them.
     public var keepBytes: Int?
+    /// Receives a POST of JSON for each recording stored, failed or deleted.
+    public var webhookURL: String?
+    /// Signs each webhook's body (HMAC-SHA256) so the receiver can check it.
+    public var webhookSecret: String?
     public var logLevel = Logger.Level.info
     public var logFormat = LogFormat.text
 
@@ -96,9 +102,13 @@ extension ServerSettings {
         connectionIdleSeconds = try read.double(.connectionIdleSeconds, is: seconds, valid: { $0 > 0 })
             ?? connectionIdleSeconds
         maxConnections = try read.int(.maxConnections, in: 1...1_000_000, is: count)
+        maxPending = try read.int(.maxPending, in: 0...10_000_000, is: "a whole number, 0 or more") ?? maxPending
         keepDays = try read.double(.keepDays, is: "a number of days above 0, e.g. 30 or 0.5", valid: { $0 > 0 })
         keepBytes = try read.value(.keepBytes, is: "a size above 0, e.g. 500G, 20G, 800M or a number of bytes",
                                    ByteCount.parse, valid: { $0 > 0 })
+        webhookURL = try read.value(.webhookURL, is: "an http:// or https:// URL, e.g. https://hooks.example.com/reel",
+                                    Self.webURL)
+        webhookSecret = read.text(.webhookSecret)
         logLevel = try read.choice(.logLevel, of: Logger.Level.self) ?? logLevel
         logFormat = try read.choice(.logFormat, of: LogFormat.self) ?? logFormat
         supabase = try Self.supabase(read)

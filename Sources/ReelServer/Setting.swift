@@ -36,8 +36,11 @@ public enum Setting: String, CaseIterable, Sendable {
     case minFree = "reel.min.free"
     case connectionIdleSeconds = "reel.connection.idle.seconds"
     case maxConnections = "reel.max.connections"
+    case maxPending = "reel.max.pending"
     case keepDays = "reel.keep.days"
     case keepBytes = "reel.keep.bytes"
+    case webhookURL = "reel.webhook.url"
+    case webhookSecret = "reel.webhook.secret"
     case logLevel = "reel.log.level"
     case logFormat = "reel.log.format"
 
@@ -50,7 +53,7 @@ public enum Setting: String, CaseIterable, Sendable {
     public var variable: String { key.components.joined(separator: "_").uppercased() }
 
     /// Values never repeated in a message or a log.
-    public var isSecret: Bool { self == .token || self == .supabaseKey }
+    public var isSecret: Bool { self == .token || self == .supabaseKey || self == .webhookSecret }
 
     /// Variables that look like ours but name no setting: a typo must not pass silently.
     /// `others` are variables read elsewhere (by `reel capture`, say) that are not settings of serve.

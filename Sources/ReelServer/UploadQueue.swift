@@ -16,6 +16,9 @@ struct FinishedRecording: Sendable {
 /// stored. A recording left with only its spool and journal (no space to
 /// finish) has its video made first.
 actor UploadQueue {
+    /// Since when storage has not answered (uploads failing on the network or its own errors); nil while it does.
+    private(set) var unreachableSince: Date?
+
     private let list: RecordingList
     private let storage: any VideoStorage
     private let layout: SpoolLayout
@@ -69,6 +72,7 @@ actor UploadQueue {
             }
             // Only once the entry says "stored": a crash in between leaves a copy, never a loss.
             try? FileManager.default.removeItem(atPath: layout.pendingVideo(id))
+            unreachableSince = nil
             metrics.uploadsSucceeded.increment()
             metrics.bytesStored.increment(by: video.bytes)
             metrics.uploadsPending.set(list.pendingCount)
@@ -86,6 +90,7 @@ actor UploadQueue {
                 $0.lastError = "\(describe(error))"
                 $0.nextAttempt = nextAttempt
             }
+            if Self.isUnreachable(error) { unreachableSince = unreachableSince ?? Date() }
             metrics.uploadsFailed.increment()
             metrics.uploadsPending.set(list.pendingCount)
             logger.error("storing the recording failed; it is kept and retried", metadata: [
@@ -111,6 +116,15 @@ actor UploadQueue {
         layout.removeSpool(id)
         list.update(id) { $0.frames = summary.frames; $0.duration = summary.duration; $0.bytes = summary.bytes }
         logger.info("recording finished now that space returned", metadata: ["recording.id": "\(id)", "frames": "\(summary.frames)"])
+    }
+
+    /// Storage that did not answer, as opposed to one that refused the video.
+    private static func isUnreachable(_ error: any Error) -> Bool {
+        switch error {
+        case let error as SupabaseError: error.isTransient
+        case is StorageError: true
+        default: false
+        }
     }
 
     /// Seconds before the next attempt: doubling from 2 s, capped by the retry limit.

@@ -88,11 +88,20 @@ struct Serve: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Connections open at once (REEL_MAX_CONNECTIONS). Default: what the open-file limit allows, with room kept for recordings.")
     var maxConnections: String?
 
+    @Option(parsing: .unconditional, help: "Recordings waiting for upload above which /readyz answers 503 (REEL_MAX_PENDING). Default: 100.")
+    var maxPending: String?
+
     @Option(parsing: .unconditional, help: "Delete stored recordings older than this many days, e.g. 30 (REEL_KEEP_DAYS). Default: kept.")
     var keepDays: String?
 
     @Option(parsing: .unconditional, help: "Delete the oldest stored recordings while they total more than this, e.g. 500G, 800M (REEL_KEEP_BYTES). Default: kept.")
     var keepBytes: String?
+
+    @Option(parsing: .unconditional, help: "Receives a POST of JSON for each recording stored, failed or deleted (REEL_WEBHOOK_URL). Default: none.")
+    var webhookURL: String?
+
+    @Option(parsing: .unconditional, help: "Signs each webhook: X-Reel-Signature: sha256=<hex HMAC-SHA256 of the body> (REEL_WEBHOOK_SECRET). Default: unsigned.")
+    var webhookSecret: String?
 
     @Option(parsing: .unconditional, help: "Log level: trace, debug, info, notice, warning, error, critical (REEL_LOG_LEVEL). Default: info.")
     var logLevel: String?
@@ -107,7 +116,8 @@ struct Serve: AsyncParsableCommand {
             .maxSeconds: maxSeconds, .maxRecordings: maxRecordings, .idleSeconds: idleSeconds, .fps: fps, .size: size,
             .preset: preset, .crf: crf, .threads: threads, .fit: fit, .timing: timing, .range: range,
             .retryMaxSeconds: retryMaxSeconds, .minFree: minFree, .connectionIdleSeconds: connectionIdleSeconds,
-            .maxConnections: maxConnections, .keepDays: keepDays, .keepBytes: keepBytes, .logLevel: logLevel, .logFormat: logFormat,
+            .maxConnections: maxConnections, .maxPending: maxPending, .keepDays: keepDays, .keepBytes: keepBytes,
+            .webhookURL: webhookURL, .webhookSecret: webhookSecret, .logLevel: logLevel, .logFormat: logFormat,
         ]) { $1 }
     }
 
