@@ -68,7 +68,7 @@ public func buildApplication(settings: ServerSettings, logger: Logger) async thr
     var outbox: WebhookOutbox?
     if let webhookURL = settings.webhookURL {
         let events = try WebhookOutbox(folder: settings.recordingsDirectory + "/outbox", baseURL: settings.localBaseURL,
-                                       logger: logger)
+                                       pendingGauge: metrics.webhooksPending, logger: logger)
         services.append(WebhookDelivery(outbox: events, url: webhookURL, secret: settings.webhookSecret, metrics: metrics,
                                         logger: logger))
         outbox = events

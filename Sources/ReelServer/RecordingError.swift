@@ -17,6 +17,8 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
     case timestampOutOfRange(id: String, timestamp: Int64, first: Int64, seconds: Int)
     /// Deleting waits until the recording is stored or failed (`state`: what it is now).
     case busy(id: String, state: String)
+    /// Another request is deleting it now.
+    case beingDeleted(id: String)
     /// Storage did not delete the video; `storageAway` when it could not be reached rather than refused.
     case deletingFailed(id: String, reason: String, storageAway: Bool)
     /// The list was asked to continue from a recording it does not hold.
@@ -39,6 +41,7 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
         case let .timestampOutOfRange(id, timestamp, first, seconds):
             "X-Reel-Timestamp \(timestamp) is more than \(seconds) s (the recording's limit) from recording \(id)'s first frame at \(first); the frame is refused"
         case let .busy(id, state): "recording \(id) is \(state); it can be deleted once stored"
+        case .beingDeleted(let id): "recording \(id) is being deleted by another request"
         case let .deletingFailed(id, reason, _): "deleting recording \(id) failed, nothing was removed: \(reason)"
         case .unknownCursor(let id): "no recording with id \(id) to list from"
         case let .storingFailed(_, reason): "storing the video failed (\(reason)); it is kept and will be uploaded again"

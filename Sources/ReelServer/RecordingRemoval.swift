@@ -39,8 +39,9 @@ actor RecordingRemoval {
     @discardableResult
     func delete(_ id: String, reason: DeletionReason, now: Date = Date()) async throws -> RecordingEntry {
         guard let entry = recordings.entry(id) else { throw RecordingError.unknown(id: id) }
-        guard entry.state == .stored || entry.state == .failed, !deleting.contains(id) else {
-            throw RecordingError.busy(id: id, state: deleting.contains(id) ? "being deleted" : entry.state.rawValue)
+        guard !deleting.contains(id) else { throw RecordingError.beingDeleted(id: id) }
+        guard entry.state == .stored || entry.state == .failed else {
+            throw RecordingError.busy(id: id, state: entry.state.rawValue)
         }
         deleting.insert(id)
         defer { deleting.remove(id) }

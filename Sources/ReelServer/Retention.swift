@@ -58,7 +58,7 @@ struct Retention: Sendable {
         do {
             try await removal.delete(entry.id, reason: reason, now: now)
             return true
-        } catch RecordingError.busy {
+        } catch RecordingError.beingDeleted {
             return true  // a request is deleting it already
         } catch {
             logger.warning("retention stopped for now: a recording could not be deleted",

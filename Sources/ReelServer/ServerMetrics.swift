@@ -119,7 +119,8 @@ enum RefusalReason: String, CaseIterable, Sendable {
             case .noneInProgress, .unknown: self = .unknownRecording
             case .alreadyFinished, .frameLimit, .timeLimit: self = .recordingClosed
             case .noSpaceToStart, .noSpaceToFinish: self = .diskFull
-            case .tooMany, .cannotStart, .unknownCursor, .storingFailed, .timestampOutOfRange, .busy, .deletingFailed:
+            case .tooMany, .cannotStart, .unknownCursor, .storingFailed, .timestampOutOfRange, .busy, .beingDeleted,
+                 .deletingFailed:
                 self = .badRequest
             }
         case let error as UploadError:

@@ -32,7 +32,7 @@ extension ServerSettings {
     }
 
     private var retentionSummary: String {
-        let rules = [keepDays.map { "older than \($0.formatted()) days" }, keepBytes.map { "oldest over \(ByteCount.text($0))" }]
+        let rules = [keepDays.map { "older than \($0.formatted()) day\($0 == 1 ? "" : "s")" }, keepBytes.map { "oldest over \(ByteCount.text($0))" }]
             .compactMap { $0 }
         return rules.isEmpty ? "off (recordings are kept)" : "deletes stored recordings " + rules.joined(separator: " and ")
     }

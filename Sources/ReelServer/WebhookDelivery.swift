@@ -23,7 +23,6 @@ struct WebhookDelivery: Service {
         let client = HTTPClient()
         var failures = 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            metrics.webhooksPending.set(outbox.count)
             guard let (name, body) = outbox.oldest() else {
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: idlePoll) }
                 continue
@@ -43,7 +42,6 @@ struct WebhookDelivery: Service {
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
             }
         }
-        metrics.webhooksPending.set(outbox.count)
     }
 
     private func send(_ body: [UInt8], client: HTTPClient) async throws {

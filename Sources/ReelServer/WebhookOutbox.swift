@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import ReelErrors
 import ReelStorage
 
@@ -12,7 +13,8 @@ enum WebhookEventKind: String, Sendable {
 
 /// Events waiting for the webhook receiver, kept as files beside the catalog
 /// (`<recordings-dir>/outbox/<sequence>.json`) until it takes them: they
-/// survive restarts and go out in the order they happened.
+/// survive restarts and go out in the order they happened. The last sequence
+/// number given is kept too (`sequence`), so numbers are never given twice.
 final class WebhookOutbox: @unchecked Sendable {
     let folder: String
     /// The base of local videos' URLs (`--public-url`, else this host and port).
@@ -22,17 +24,24 @@ final class WebhookOutbox: @unchecked Sendable {
     private var waiting: [String] = []
     private var lastSequence = 0
     private let logger: Logger
+    /// Events waiting, as `reel_webhooks_pending`.
+    private let pendingGauge: Meter
 
-    init(folder: String, baseURL: String, logger: Logger) throws {
+    init(folder: String, baseURL: String, pendingGauge: Meter, logger: Logger) throws {
         self.folder = folder
         self.baseURL = baseURL
+        self.pendingGauge = pendingGauge
         self.logger = logger
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         waiting = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
             .filter { $0.hasSuffix(".json") && Int($0.dropLast(5)) != nil }
             .sorted()
-        lastSequence = waiting.last.flatMap { Int($0.dropLast(5)) } ?? 0
+        let kept = (try? String(contentsOfFile: sequencePath, encoding: .utf8)).flatMap { Int($0) } ?? 0
+        lastSequence = max(kept, waiting.last.flatMap { Int($0.dropLast(5)) } ?? 0)
+        pendingGauge.set(waiting.count)
     }
+
+    private var sequencePath: String { folder + "/sequence" }
 
     var count: Int { lock.withLock { waiting.count } }
 
@@ -57,7 +66,9 @@ final class WebhookOutbox: @unchecked Sendable {
             do {
                 let body = try JSONSerialization.data(withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes])
                 try body.write(to: URL(fileURLWithPath: folder + "/" + name), options: .atomic)
+                try Data(String(lastSequence).utf8).write(to: URL(fileURLWithPath: sequencePath), options: .atomic)
                 waiting.append(name)
+                pendingGauge.set(waiting.count)
             } catch {
                 logger.error("cannot keep a webhook event; it is not sent", metadata: [
                     "event": "\(kind.rawValue)", "recording.id": "\(entry.id)", "folder": "\(folder)",
@@ -82,6 +93,7 @@ final class WebhookOutbox: @unchecked Sendable {
         lock.withLock {
             try? FileManager.default.removeItem(atPath: folder + "/" + name)
             waiting.removeAll { $0 == name }
+            pendingGauge.set(waiting.count)
         }
     }
 

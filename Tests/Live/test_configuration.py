@@ -56,6 +56,15 @@ BAD_VALUES = [
     ("--bucket-public", "REEL_BUCKET_PUBLIC", "maybe", "true or false"),
     ("--signed-url-seconds", "REEL_SIGNED_URL_SECONDS", "soon", "a whole number of seconds, 1 or more"),
     ("--resumable-bytes", "REEL_RESUMABLE_BYTES", "big", "a size above 0"),
+    ("--max-pending", "REEL_MAX_PENDING", "-1", "a whole number, 0 or more"),
+    ("--keep-days", "REEL_KEEP_DAYS", "abc", "a number of days above 0, e.g. 30 or 0.5"),
+    ("--keep-days", "REEL_KEEP_DAYS", "0", "a number of days above 0, e.g. 30 or 0.5"),
+    ("--keep-days", "REEL_KEEP_DAYS", "-3", "a number of days above 0, e.g. 30 or 0.5"),
+    ("--keep-bytes", "REEL_KEEP_BYTES", "lots", "a size above 0, e.g. 500G, 20G, 800M or a number of bytes"),
+    ("--keep-bytes", "REEL_KEEP_BYTES", "0", "a size above 0, e.g. 500G, 20G, 800M or a number of bytes"),
+    ("--keep-bytes", "REEL_KEEP_BYTES", "12Q", "a size above 0, e.g. 500G, 20G, 800M or a number of bytes"),
+    ("--webhook-url", "REEL_WEBHOOK_URL", "ftp://x", "an http:// or https:// URL"),
+    ("--webhook-url", "REEL_WEBHOOK_URL", "notaurl", "an http:// or https:// URL"),
 ]
 
 # Settings that only mean something with Supabase configured get the rest of it from here.
