@@ -116,7 +116,7 @@ actor Recorder {
         }
         let pending = recordings.pendingCount
         if pending > settings.maxPending {
-            reasons.append("\(pending) recordings wait for upload, over the limit of \(settings.maxPending) (--max-pending)")
+            reasons.append("recordings waiting for upload: \(pending), over --max-pending \(settings.maxPending)")
         }
         return reasons
     }
