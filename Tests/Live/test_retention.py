@@ -638,3 +638,25 @@ def test_the_page_shows_why_a_recording_was_not_deleted(supabase, browser):
     assert card.find_element(By.CSS_SELECTOR, ".delete").is_enabled(), "it may be tried again"
     assert supabase.has_video(name) and supabase.entry_file(rid).exists()
     assert deletions(srv)["request"] == 0
+
+
+@pytest.mark.timeout(240)
+def test_keep_bytes_makes_room_on_a_shared_disk_before_the_guard_refuses(tmpfs, server):
+    """With --keep-bytes and the videos on the spool's own disk, the oldest stored
+    recordings also go while that disk has less than twice --min-free free — here
+    one is enough — so recording goes on instead of being refused (507)."""
+    disk = tmpfs("64m")
+    srv = server(storage_dir=disk / "videos", spool_dir=disk / "spool", min_free="16M", keep_bytes="1G")
+    ids = [stored(srv)[0] for _ in range(3)]
+    sizes = {rid: recording_status(srv, rid)["bytes"] for rid in ids}
+    assert min(sizes.values()) > 40_000, sizes
+    free = shutil.disk_usage(disk).free
+    threshold = 2 * 16 * 1024 * 1024
+    (disk / "filler").write_bytes(b"\0" * (free - (threshold - 20_000)))
+    assert shutil.disk_usage(disk).free < threshold
+    poll(lambda: status_code(srv, ids[0]) == 404, WITHIN_A_PASS, what="the oldest recording deleted for room")
+    assert shutil.disk_usage(disk).free >= threshold
+    assert all(status_code(srv, rid) == 200 for rid in ids[1:]), "only what was needed went"
+    assert deletions(srv).get("size") == 1
+    rid = record(srv, 3)  # not refused: the guard (16M) was never reached
+    finish_ok(srv, rid)
