@@ -3,7 +3,7 @@
 # make fuzz  — libFuzzer on the frame decoder, multipart reader, spool walker and camera JPEG check (FUZZ_SECONDS each, default 60)
 # make bench — transcode benchmark against ffmpeg on 600 generated 720p frames
 # make screenshot — the README's picture of the web page, from the browser test
-# make install — reel with Swift's runtime inside it (runs without Swift) and its systemd units,
+# make static, then make install — reel with Swift's runtime inside it (runs without Swift) and its systemd units,
 #                under PREFIX (default /usr/local), DESTDIR honoured
 
 SWIFT ?= swift
@@ -30,11 +30,13 @@ release: setup
 static: setup
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static
 
-install: static
+# Copies what `make static` built; run that first as yourself, then this as root.
+install:
+	@[ -x .build-static/release/reel ] || { echo "make install: no .build-static/release/reel; run make static first" >&2; exit 1; }
 	install -D -s -m 0755 .build-static/release/reel $(DESTDIR)$(BINDIR)/reel
 	for unit in reel.service reel-capture@.service; do \
-		sed 's|@BINDIR@|$(BINDIR)|g' packaging/systemd/$$unit > $(CURDIR)/.build-static/$$unit && \
-		install -D -m 0644 $(CURDIR)/.build-static/$$unit $(DESTDIR)$(UNITDIR)/$$unit || exit 1; \
+		sed 's|@BINDIR@|$(BINDIR)|g' packaging/systemd/$$unit > .build-static/$$unit && \
+		install -D -m 0644 .build-static/$$unit $(DESTDIR)$(UNITDIR)/$$unit || exit 1; \
 	done
 	[ -e $(DESTDIR)/etc/reel/reel.env ] || install -D -m 0640 packaging/reel.env $(DESTDIR)/etc/reel/reel.env
 
@@ -48,6 +50,7 @@ transcode: release
 test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	$(MAKE) static
 	rm -rf $(TEST_INSTALL) && $(MAKE) install DESTDIR=$(TEST_INSTALL) PREFIX=/usr/local
 	REEL_BIN=$(CURDIR)/.build/debug/reel REEL_INSTALLED=$(TEST_INSTALL) \
 		python3 -m pytest -q Tests/Live Tests/SupabaseStandIn Tests/Vivid

@@ -68,19 +68,25 @@ struct LowDiskSpace: Error, CustomStringConvertible {
     }
 }
 
-/// Sizes as people write them: `1G`, `512M`, `64k`, or plain bytes (powers of 1024).
+/// Sizes as people write them: `1G`, `512M`, `1.5GiB`, `64k`, or plain bytes (powers of 1024).
 enum ByteCount {
     static func parse(_ text: String) -> Int? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces).uppercased()
-        let units: [(String, Int)] = [("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)]
-        var number = trimmed.hasSuffix("B") ? String(trimmed.dropLast()) : trimmed
-        var scale = 1
-        if let (suffix, factor) = units.first(where: { number.hasSuffix($0.0) }) {
-            number = String(number.dropLast(suffix.count))
+        var number = text.trimmingCharacters(in: .whitespaces).uppercased()
+        for suffix in ["IB", "B"] where number.hasSuffix(suffix) {
+            number.removeLast(suffix.count)
+            break
+        }
+        let units: [Character: Double] = ["T": 0x1p40, "G": 0x1p30, "M": 0x1p20, "K": 0x1p10]
+        var scale = 1.0
+        if let unit = number.last, let factor = units[unit] {
+            number.removeLast()
             scale = factor
         }
-        guard let value = Double(number), value >= 0, value * Double(scale) < 9e18 else { return nil }
-        return Int(value * Double(scale))
+        // Digits with at most one point: no signs, exponents or hexadecimal.
+        let parts = number.split(separator: ".", omittingEmptySubsequences: false)
+        guard !number.isEmpty, parts.count <= 2, parts.allSatisfy({ $0.allSatisfy { ("0"..."9").contains($0) } }),
+              !parts[0].isEmpty, let value = Double(number), value * scale < 9e18 else { return nil }
+        return Int(value * scale)
     }
 
     static func text(_ bytes: Int) -> String {

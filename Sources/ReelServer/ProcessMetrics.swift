@@ -6,11 +6,13 @@ enum ProcessMetrics {
     static func exposition(startTime: Date) -> String {
         var lines: [String] = []
         func metric(_ name: String, _ type: String, _ help: String, _ value: Double?) {
-            guard let value else { return }
+            guard let value, value.isFinite else { return }
             lines += ["# HELP \(name) \(help)", "# TYPE \(name) \(type)", "\(name) \(value)"]
         }
-        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        let page = Double(sysconf(Int32(_SC_PAGESIZE)))
+        // sysconf answers -1 when it cannot tell: the metrics that need it are then left out.
+        let clockTicks = sysconf(Int32(_SC_CLK_TCK)), pageBytes = sysconf(Int32(_SC_PAGESIZE))
+        let ticks = clockTicks > 0 ? Double(clockTicks) : .nan
+        let page = pageBytes > 0 ? Double(pageBytes) : .nan
         let stat = statFields()
         metric("process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.",
                stat.flatMap { fields in
@@ -28,8 +30,18 @@ enum ProcessMetrics {
         metric("process_max_fds", "gauge", "Maximum number of open file descriptors.",
                getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Double(limit.rlim_cur) : nil)
         metric("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
-               startTime.timeIntervalSince1970.rounded())
+               stat.flatMap { fields in
+                   guard fields.count > 21, let started = Double(fields[21]), let boot = bootTime() else { return nil }
+                   return boot + started / ticks
+               } ?? startTime.timeIntervalSince1970.rounded())
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// When the machine booted, from `/proc/stat`'s `btime`.
+    private static func bootTime() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }) else { return nil }
+        return Double(line.dropFirst(6))
     }
 
     /// `/proc/self/stat`'s fields after the command name (which may hold spaces), numbered as in proc(5) from 3.

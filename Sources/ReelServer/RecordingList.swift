@@ -45,25 +45,39 @@ final class RecordingList: @unchecked Sendable {
         }
     }
 
-    /// Changes an entry (a new one, created at `createdIfNew`, when there is none) and saves it.
-    func update(_ id: String, createdIfNew: Date = Date(), _ change: (inout RecordingEntry) -> Void) {
+    /// Changes an entry and saves it; false when there is none (deleted meanwhile): nothing is made.
+    @discardableResult
+    func update(_ id: String, _ change: (inout RecordingEntry) -> Void) -> Bool {
         lock.withLock {
-            let before = entries[id]
-            var entry = before ?? RecordingEntry(id: id, created: createdIfNew, state: .pending)
-            if before == nil {
-                let index = newestFirst.firstIndex { entries[$0].map { RecordingEntry.newerFirst(entry, $0) } ?? false }
-                newestFirst.insert(id, at: index ?? newestFirst.endIndex)
-            }
-            change(&entry)
-            save(entry)
-            if entry.state != before?.state {
-                switch entry.state {
-                case .stored: outbox?.add(.stored, entry)
-                case .failed: outbox?.add(.failed, entry)
-                case .recording, .finishing, .pending: break
-                }
+            guard entries[id] != nil else { return false }
+            apply(change, to: id, createdIfNew: Date())
+            return true
+        }
+    }
+
+    /// Changes an entry, or makes one created at `createdIfNew` (what a crash left), and saves it.
+    func upsert(_ id: String, createdIfNew: Date, _ change: (inout RecordingEntry) -> Void) {
+        lock.withLock { apply(change, to: id, createdIfNew: createdIfNew) }
+    }
+
+    /// The change itself, under the lock. The webhook's event is kept before the entry is saved:
+    /// a crash in between sends it twice rather than never.
+    private func apply(_ change: (inout RecordingEntry) -> Void, to id: String, createdIfNew: Date) {
+        let before = entries[id]
+        var entry = before ?? RecordingEntry(id: id, created: createdIfNew, state: .pending)
+        if before == nil {
+            let index = newestFirst.firstIndex { entries[$0].map { RecordingEntry.newerFirst(entry, $0) } ?? false }
+            newestFirst.insert(id, at: index ?? newestFirst.endIndex)
+        }
+        change(&entry)
+        if entry.state != before?.state {
+            switch entry.state {
+            case .stored: outbox?.add(.stored, entry)
+            case .failed: outbox?.add(.failed, entry)
+            case .recording, .finishing, .pending: break
             }
         }
+        save(entry)
     }
 
     /// Removes a recording that left nothing worth listing.

@@ -10,6 +10,8 @@ enum DeletionReason: String, CaseIterable, Sendable {
     case age
     /// Among the oldest while the stored total was over `--keep-bytes`.
     case size
+    /// Among the oldest while the spool's disk, which the videos share, was short of space (with `--keep-bytes`).
+    case disk
 }
 
 /// Deletes recordings: the stored video from its storage, then the thumbnail,
@@ -53,13 +55,14 @@ actor RecordingRemoval {
                 recordings.update(id) { $0.lastError = "deleting failed: \(why)" }
                 logger.warning("cannot delete the recording's video", metadata: [
                     "recording.id": "\(id)", "name": "\(name)", "rule": "\(reason.rawValue)", "error": "\(why)"])
-                throw RecordingError.deletingFailed(id: id, reason: why, storageAway: Self.isTransient(error))
+                throw RecordingError.deletingFailed(id: id, reason: why, storageAway: isStorageUnreachable(error))
             }
         }
         layout.removeSpool(id)
         try? FileManager.default.removeItem(atPath: layout.pendingVideo(id))
-        recordings.forget(id)
+        // The event first: a crash in between sends it for a recording still listed, never not at all.
         outbox?.add(.deleted, entry, rule: reason, now: now)
+        recordings.forget(id)
         metrics.recordingsDeleted(reason).increment()
         logger.info("recording deleted", metadata: [
             "recording.id": "\(id)", "name": "\(entry.name ?? "")", "rule": "\(reason.rawValue)",
@@ -67,14 +70,5 @@ actor RecordingRemoval {
             "bytes": "\(entry.bytes)",
         ])
         return entry
-    }
-
-    /// Storage that may answer later (network, rate limit, its own errors), as opposed to one that refuses.
-    private static func isTransient(_ error: any Error) -> Bool {
-        switch error {
-        case let error as SupabaseError: error.isTransient
-        case is StorageError: true
-        default: false
-        }
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import ReelErrors
+import ServiceLifecycle
 
 /// How long stored recordings are kept, off by default: nobody's videos vanish after an upgrade.
 struct RetentionRules: Sendable, Equatable {
@@ -13,57 +15,90 @@ struct RetentionRules: Sendable, Equatable {
 
 /// Applies the retention rules to stored recordings, oldest first. Only stored
 /// recordings are ever deleted: never one in progress, finishing or waiting for
-/// its upload. A deletion that fails ends the pass; the next one tries again.
+/// its upload. A recording storage refuses to delete is skipped (its entry says
+/// why); storage that cannot be reached ends the pass, and the next one tries again.
 struct Retention: Sendable {
     let rules: RetentionRules
     let recordings: RecordingList
     let removal: RecordingRemoval
-    /// With `--keep-bytes` and stored videos on the spool's own disk: while that disk has
-    /// less than twice `--min-free` free, the oldest go too, so the full-disk guard rarely refuses.
+    /// With `--keep-bytes` and stored videos on the spool's own disk: when that disk has less
+    /// than twice `--min-free` free, the oldest go too, as many as cover the shortfall, so the
+    /// full-disk guard rarely refuses.
     let sharedDisk: FreeSpace?
     let logger: Logger
+    /// Deletions in one pass at most, so a pass never holds up the server's other work for long.
+    var maxPerPass = 500
 
     /// One pass; returns how many recordings it deleted.
     @discardableResult
     func apply(now: Date = Date()) async -> Int {
-        guard !rules.isOff else { return 0 }
-        var stored = recordings.entries(in: [.stored]).sorted { RecordingEntry.newerFirst($1, $0) }
         var deleted = 0
-        if let days = rules.keepDays {
-            let cutoff = now.addingTimeInterval(-days * 86400)
-            while let oldest = stored.first, oldest.created < cutoff {
-                guard await delete(oldest, .age, now) else { return deleted }
-                stored.removeFirst()
-                deleted += 1
-            }
-        }
-        if let limit = rules.keepBytes {
-            var total = stored.reduce(0) { $0 + $1.bytes }
-            while total > limit, let oldest = stored.first {
-                guard await delete(oldest, .size, now) else { return deleted }
-                stored.removeFirst()
-                total -= oldest.bytes
-                deleted += 1
-            }
-            while let disk = sharedDisk, let oldest = stored.first, disk.bytesFreeNow < 2 * disk.minimum {
-                guard await delete(oldest, .size, now) else { return deleted }
-                stored.removeFirst()
-                deleted += 1
+        for (entry, reason) in doomed(now: now).prefix(maxPerPass) {
+            guard !Task.isShuttingDownGracefully, !Task.isCancelled else { break }
+            switch await delete(entry, reason, now) {
+            case .deleted: deleted += 1
+            case .skipped: continue
+            case .storageAway: return deleted
             }
         }
         return deleted
     }
 
-    private func delete(_ entry: RecordingEntry, _ reason: DeletionReason, _ now: Date) async -> Bool {
+    /// What the rules delete now, oldest first, each with the rule that deletes it.
+    func doomed(now: Date) -> [(RecordingEntry, DeletionReason)] {
+        guard !rules.isOff else { return [] }
+        var kept = recordings.entries(in: [.stored]).sorted { RecordingEntry.newerFirst($1, $0) }
+        var doomed: [(RecordingEntry, DeletionReason)] = []
+        if let days = rules.keepDays {
+            let cutoff = now.addingTimeInterval(-days * 86400)
+            while let oldest = kept.first, oldest.created < cutoff {
+                doomed.append((kept.removeFirst(), .age))
+            }
+        }
+        if let limit = rules.keepBytes {
+            var total = kept.reduce(0) { $0 + $1.bytes }
+            while total > limit, let oldest = kept.first {
+                doomed.append((kept.removeFirst(), .size))
+                total -= oldest.bytes
+            }
+        }
+        if let disk = sharedDisk {
+            let wanted = disk.minimum.multipliedReportingOverflow(by: 2)
+            let shortfall = (wanted.overflow ? Int.max : wanted.partialValue) - disk.bytesFreeNow
+            if shortfall > 0 {
+                // Only when the oldest can cover it: space taken by something else is not ours to chase.
+                var needed: [RecordingEntry] = [], covered = 0
+                for entry in kept where covered < shortfall {
+                    needed.append(entry)
+                    covered += entry.bytes
+                }
+                if covered >= shortfall {
+                    doomed += needed.map { ($0, .disk) }
+                } else if !kept.isEmpty {
+                    logger.warning("the spool's disk is short of space that deleting stored recordings would not give back", metadata: [
+                        "shortfall.bytes": "\(shortfall)", "stored.bytes": "\(covered)"])
+                }
+            }
+        }
+        return doomed
+    }
+
+    private enum Outcome { case deleted, skipped, storageAway }
+
+    private func delete(_ entry: RecordingEntry, _ reason: DeletionReason, _ now: Date) async -> Outcome {
         do {
             try await removal.delete(entry.id, reason: reason, now: now)
-            return true
-        } catch RecordingError.beingDeleted {
-            return true  // a request is deleting it already
+            return .deleted
+        } catch RecordingError.beingDeleted, RecordingError.unknown {
+            return .skipped  // a request deleted it, or is deleting it
+        } catch RecordingError.deletingFailed(_, let why, let storageAway) {
+            logger.warning(storageAway ? "retention paused until storage answers" : "retention skipped a recording storage would not delete",
+                           metadata: ["recording.id": "\(entry.id)", "rule": "\(reason.rawValue)", "error": "\(why)"])
+            return storageAway ? .storageAway : .skipped
         } catch {
-            logger.warning("retention stopped for now: a recording could not be deleted",
-                           metadata: ["recording.id": "\(entry.id)", "rule": "\(reason.rawValue)"])
-            return false
+            logger.warning("retention skipped a recording", metadata: [
+                "recording.id": "\(entry.id)", "rule": "\(reason.rawValue)", "error": "\(describe(error))"])
+            return .skipped
         }
     }
 }

@@ -26,7 +26,7 @@ extension ServerSettings {
             "page": "served at /",
             "encoder": "\(encoder.size) \(encoder.fps) fps, x264 \(encoder.preset) crf \(encoder.crf), \(encoder.threads == 0 ? "auto" : "\(encoder.threads)") threads, \(encoder.timing.rawValue) timing, \(encoder.range.rawValue) range, \(fit.rawValue)",
             "retention": "\(retentionSummary)",
-            "webhook": "\(webhookURL.map { "\($0)\(webhookSecret == nil ? "" : ", signed")" } ?? "off")",
+            "webhook": "\(webhookURL.map { "\(WebhookDelivery.shown($0))\(webhookSecret == nil ? "" : ", signed")" } ?? "off")",
             "limits": "\(limits.maxRecordings) recordings, \(limits.maxFramesPerRecording) frames or \(limits.maxSecondsPerRecording) s each, frames up to \(ByteCount.text(limits.maxFrameBytes)) and \(limits.maxFrameSize), idle \(limits.idleSeconds.formatted()) s, \(ByteCount.text(minFreeBytes)) kept free",
         ]
     }

@@ -66,7 +66,9 @@ extension ServerSettings {
     public init(reader config: ConfigReader) throws {
         self.init()
         let read = SettingReader(config)
-        let seconds = "a number of seconds above 0, e.g. 30"
+        // Bounds keep every value far from overflowing what it is multiplied into.
+        let day = 86400.0, year = 365 * 86400
+        let seconds = "a number of seconds above 0 and at most a day, e.g. 30"
         let count = "a whole number, 1 or more"
         let dimensions = "WIDTHxHEIGHT, even numbers from 16 to 8192, e.g. 1280x720"
         host = read.text(.host) ?? host
@@ -77,14 +79,14 @@ extension ServerSettings {
         spoolDirectory = read.text(.spoolDirectory) ?? spoolDirectory
         recordingsDirectory = read.text(.recordingsDirectory) ?? recordingsDirectory
         token = read.text(.token)
-        limits.maxFrameBytes = try read.value(.maxFrameBytes, is: "a size above 0, e.g. 8M or 8388608", ByteCount.parse,
-                                              valid: { $0 > 0 }) ?? limits.maxFrameBytes
+        limits.maxFrameBytes = try read.value(.maxFrameBytes, is: "a size above 0 and at most 1G, e.g. 8M or 8388608",
+                                              ByteCount.parse, valid: { (1...(1 << 30)).contains($0) }) ?? limits.maxFrameBytes
         limits.maxFrameSize = try read.value(.maxFrameSize, is: "WIDTHxHEIGHT, e.g. 4096x4096", FrameSize.init)
             ?? limits.maxFrameSize
-        limits.maxFramesPerRecording = try read.int(.maxFrames, in: 1...Int.max, is: count) ?? limits.maxFramesPerRecording
-        limits.maxSecondsPerRecording = try read.int(.maxSeconds, in: 1...Int.max, is: count) ?? limits.maxSecondsPerRecording
+        limits.maxFramesPerRecording = try read.int(.maxFrames, in: 1...1_000_000_000, is: "a whole number from 1 to 1000000000") ?? limits.maxFramesPerRecording
+        limits.maxSecondsPerRecording = try read.int(.maxSeconds, in: 1...year, is: "a whole number of seconds from 1 to 31536000 (a year)") ?? limits.maxSecondsPerRecording
         limits.maxRecordings = try read.int(.maxRecordings, in: 1...100_000, is: count) ?? limits.maxRecordings
-        limits.idleSeconds = try read.double(.idleSeconds, is: seconds, valid: { $0 > 0 }) ?? limits.idleSeconds
+        limits.idleSeconds = try read.double(.idleSeconds, is: seconds, valid: { $0 > 0 && $0 <= day }) ?? limits.idleSeconds
         encoder.fps = try read.int(.fps, in: 1...240, is: "a whole number of frames per second from 1 to 240") ?? encoder.fps
         encoder.size = try read.value(.size, is: dimensions, FrameSize.init, valid: Self.isVideoSize) ?? encoder.size
         encoder.preset = try read.value(.preset, is: "one of " + EncoderSettings.presets.joined(separator: ", "),
@@ -95,15 +97,18 @@ extension ServerSettings {
         fit = try read.choice(.fit, of: FitMode.self) ?? fit
         encoder.timing = try read.choice(.timing, of: EncoderSettings.Timing.self) ?? encoder.timing
         encoder.range = try read.choice(.range, of: ColorRange.self) ?? encoder.range
-        retryMaxSeconds = try read.double(.retryMaxSeconds, is: "a number of seconds, 1 or more", valid: { $0 >= 1 })
+        retryMaxSeconds = try read.double(.retryMaxSeconds, is: "a number of seconds from 1 to 86400 (a day)",
+                                             valid: { $0 >= 1 && $0 <= day })
             ?? retryMaxSeconds
-        minFreeBytes = try read.value(.minFree, is: "a size, e.g. 1G, 512M or a number of bytes", ByteCount.parse)
+        minFreeBytes = try read.value(.minFree, is: "a size up to 1024T, e.g. 1G, 512M or a number of bytes", ByteCount.parse,
+                                      valid: { $0 <= 1 << 50 })
             ?? minFreeBytes
-        connectionIdleSeconds = try read.double(.connectionIdleSeconds, is: seconds, valid: { $0 > 0 })
+        connectionIdleSeconds = try read.double(.connectionIdleSeconds, is: seconds, valid: { $0 > 0 && $0 <= day })
             ?? connectionIdleSeconds
         maxConnections = try read.int(.maxConnections, in: 1...1_000_000, is: count)
         maxPending = try read.int(.maxPending, in: 0...10_000_000, is: "a whole number, 0 or more") ?? maxPending
-        keepDays = try read.double(.keepDays, is: "a number of days above 0, e.g. 30 or 0.5", valid: { $0 > 0 })
+        keepDays = try read.double(.keepDays, is: "a number of days above 0, e.g. 30 or 0.5",
+                                   valid: { $0 > 0 && $0 <= 36500 })
         keepBytes = try read.value(.keepBytes, is: "a size above 0, e.g. 500G, 20G, 800M or a number of bytes",
                                    ByteCount.parse, valid: { $0 > 0 })
         webhookURL = try read.value(.webhookURL, is: "an http:// or https:// URL, e.g. https://hooks.example.com/reel",

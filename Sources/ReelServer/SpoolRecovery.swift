@@ -36,7 +36,7 @@ struct SpoolRecovery {
             } catch {
                 try? files.removeItem(atPath: layout.pendingVideo(id))
                 let diskFull = isDiskFull(error)
-                list.update(id, createdIfNew: lastWritten) {
+                list.upsert(id, createdIfNew: lastWritten) {
                     // Without space it waits, spool and journal kept, for the next attempt.
                     $0.state = diskFull ? .pending : .failed
                     $0.name = $0.name ?? (diskFull ? namer.nextName() : nil)
@@ -77,7 +77,7 @@ struct SpoolRecovery {
         let video = layout.pendingVideo(id)
         let hasThumbnail = list.entry(id)?.hasThumbnail == true
             || list.saveThumbnail(id) { try VideoFrame.picture(inMP4: video, at: 1).jpegThumbnail() }
-        list.update(id, createdIfNew: created) {
+        list.upsert(id, createdIfNew: created) {
             $0.hasThumbnail = hasThumbnail
             $0.state = .pending
             $0.name = $0.name ?? name ?? namer.nextName()

@@ -31,10 +31,12 @@ enum StartupChecks {
             throw StartupError("the \(role) \(path) cannot be created (\(reasonOnly(error))); give another with \(setting.flag) (\(setting.variable))")
         }
         let probe = (path as NSString).appendingPathComponent(".reel-write-check-\(getpid())")
-        guard files.createFile(atPath: probe, contents: Data("reel".utf8)) else {
+        let descriptor = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
             throw StartupError("the \(role) \(path) is not writable (\(reason(errno: errno))); give another with \(setting.flag) (\(setting.variable)), or let the server's user write it")
         }
-        try? files.removeItem(atPath: probe)
+        close(descriptor)
+        unlink(probe)
     }
 
     /// Asks Supabase for the bucket once: a wrong key or a missing bucket stops the

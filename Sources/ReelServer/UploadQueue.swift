@@ -90,7 +90,8 @@ actor UploadQueue {
                 $0.lastError = "\(describe(error))"
                 $0.nextAttempt = nextAttempt
             }
-            if Self.isUnreachable(error) { unreachableSince = unreachableSince ?? Date() }
+            // Any answer from storage, even a refusal, means it is reachable.
+            unreachableSince = isStorageUnreachable(error) ? (unreachableSince ?? Date()) : nil
             metrics.uploadsFailed.increment()
             metrics.uploadsPending.set(list.pendingCount)
             logger.error("storing the recording failed; it is kept and retried", metadata: [
@@ -116,15 +117,6 @@ actor UploadQueue {
         layout.removeSpool(id)
         list.update(id) { $0.frames = summary.frames; $0.duration = summary.duration; $0.bytes = summary.bytes }
         logger.info("recording finished now that space returned", metadata: ["recording.id": "\(id)", "frames": "\(summary.frames)"])
-    }
-
-    /// Storage that did not answer, as opposed to one that refused the video.
-    private static func isUnreachable(_ error: any Error) -> Bool {
-        switch error {
-        case let error as SupabaseError: error.isTransient
-        case is StorageError: true
-        default: false
-        }
     }
 
     /// Seconds before the next attempt: doubling from 2 s, capped by the retry limit.

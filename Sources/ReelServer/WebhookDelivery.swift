@@ -37,7 +37,7 @@ struct WebhookDelivery: Service {
                 metrics.webhooksFailed.increment()
                 let wait = min(maxWait, .seconds(1) * (1 << min(failures - 1, 6)))
                 logger.warning("webhook not delivered; it is sent again", metadata: [
-                    "url": "\(url)", "event.file": "\(name)", "attempts": "\(failures)", "error": "\(describe(error))",
+                    "url": "\(Self.shown(url))", "event.file": "\(name)", "attempts": "\(failures)", "error": "\(describe(error))",
                     "wait": "\(wait)"])
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
             }
@@ -51,8 +51,19 @@ struct WebhookDelivery: Service {
         let response = try await client.send(HTTPClient.Request(method: "POST", url: url, headers: headers,
                                                                 body: .bytes(body), timeout: .seconds(10)))
         guard (200..<300).contains(response.status) else {
-            throw WebhookRefused(status: response.status, body: String(response.text.prefix(200)))
+            // One line of what the receiver said: an HTML error page must not break the log.
+            let said = response.text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            throw WebhookRefused(status: response.status, body: String(said.prefix(200)))
         }
+    }
+
+    /// The receiver's URL as logs show it: without user, password or query, which often carry a secret.
+    static func shown(_ url: String) -> String {
+        guard var parts = URLComponents(string: url) else { return "(the webhook URL)" }
+        parts.user = nil
+        parts.password = nil
+        parts.query = nil
+        return parts.string ?? "(the webhook URL)"
     }
 
     /// `sha256=` and the hex HMAC-SHA256 of the body under the secret, as GitHub and Stripe sign.

@@ -183,6 +183,12 @@ private actor BucketVisibility {
     func set(_ isPublic: Bool) { value = isPublic }
 }
 
+/// Whether a storage error means storage did not answer (network, rate limit, its own
+/// server errors) and may later, as opposed to one that answered and refused.
+public func isStorageUnreachable(_ error: any Error) -> Bool {
+    (error as? SupabaseError)?.isTransient ?? false
+}
+
 /// Supabase Storage's answers, by the code in their body rather than the HTTP status.
 public enum SupabaseError: Error, Equatable, Sendable, CustomStringConvertible {
     case duplicate(String)

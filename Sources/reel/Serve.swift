@@ -31,7 +31,7 @@ struct Serve: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Folder of the recordings' list entries and thumbnails (REEL_RECORDINGS_DIR). Default: data/recordings.")
     var recordingsDir: String?
 
-    @Option(parsing: .unconditional, help: "Bearer token every route but /healthz requires (REEL_TOKEN). Default: none.")
+    @Option(parsing: .unconditional, help: "Bearer token (or ?token=) every route requires but /healthz, /readyz and the page itself (REEL_TOKEN). Default: none.")
     var token: String?
 
     @Option(parsing: .unconditional, help: "Largest frame accepted, in bytes (REEL_MAX_FRAME_BYTES). Default: 8388608.")

@@ -19,7 +19,9 @@ struct SettingSources {
         do {
             file = try await EnvironmentVariablesProvider(environmentFilePath: .init(Self.environmentFile), allowMissing: true)
         } catch {
-            throw CommandFailure("cannot read \(Self.environmentFile) in \(FileManager.default.currentDirectoryPath): \(describe(error))")
+            // A settings file that cannot be read is a setting that cannot be used: EX_CONFIG.
+            printError("error: cannot read \(Self.environmentFile) in \(FileManager.default.currentDirectoryPath): \(describe(error))")
+            throw ExitCode(78)
         }
         reader = ConfigReader(providers: [
             EnvironmentVariablesProvider(environmentVariables: Dictionary(uniqueKeysWithValues: given.map { ($0.key.variable, $0.value) })),

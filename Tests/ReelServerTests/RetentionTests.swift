@@ -1,0 +1,130 @@
+import Foundation
+import Logging
+import Metrics
+import ReelStorage
+import ReelTestSupport
+import Testing
+@testable import ReelServer
+
+/// Retention's choices and its removal's effects over a real catalog folder and
+/// local storage, with entries made old by their `created` date, not by waiting.
+@Suite struct RetentionTests {
+    let scratch: ScratchFolder
+    let list: RecordingList
+    let storage: LocalDiskStorage
+    let outbox: WebhookOutbox
+    let logger = Logger(label: "reel-test")
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    init() throws {
+        scratch = try ScratchFolder()
+        outbox = try WebhookOutbox(folder: scratch.file("recordings/outbox"), baseURL: "http://cams.example.com",
+                                   pendingGauge: Meter(label: "pending"), logger: logger)
+        list = RecordingList(catalog: try RecordingCatalog(folder: scratch.file("recordings")), outbox: outbox, logger: logger)
+        storage = try LocalDiskStorage(folder: scratch.file("videos"))
+    }
+
+    /// A recording `daysOld` days old in `state`; a stored one has a video file of `bytes`.
+    @discardableResult
+    func entry(_ id: String, daysOld: Double, bytes: Int = 1000, state: RecordingEntry.State = .stored) throws -> RecordingEntry {
+        var entry = RecordingEntry(id: id, created: now.addingTimeInterval(-daysOld * 86400), state: state)
+        entry.bytes = bytes
+        if state == .stored {
+            entry.name = "video-\(id).mp4"
+            entry.location = .servedLocally(path: "videos/video-\(id).mp4")
+            try Data(count: bytes).write(to: URL(fileURLWithPath: scratch.file("videos/video-\(id).mp4")))
+        }
+        list.add(entry)
+        return entry
+    }
+
+    func retention(days: Double? = nil, bytes: Int? = nil, storage: (any VideoStorage)? = nil) -> Retention {
+        let removal = RecordingRemoval(recordings: list, storage: storage ?? self.storage,
+                                       layout: SpoolLayout(folder: scratch.file("spool")), metrics: ServerMetrics(),
+                                       outbox: outbox, logger: logger)
+        return Retention(rules: RetentionRules(keepDays: days, keepBytes: bytes), recordings: list, removal: removal,
+                         sharedDisk: nil, logger: logger)
+    }
+
+    @Test func offDeletesNothing() async throws {
+        try entry("a", daysOld: 400)
+        #expect(await retention().apply(now: now) == 0)
+        #expect(list.entry("a") != nil)
+    }
+
+    @Test func ageAndSizeTakeTheOldestStoredOnlyAndSayWhy() throws {
+        try entry("old", daysOld: 40, bytes: 500)
+        try entry("older-pending", daysOld: 50, state: .pending)
+        try entry("older-failed", daysOld: 60, state: .failed)
+        try entry("in-progress", daysOld: 70, state: .recording)
+        try entry("middle", daysOld: 10, bytes: 3000)
+        try entry("recent", daysOld: 5, bytes: 3000)
+        try entry("new", daysOld: 1, bytes: 3000)
+        let doomed = retention(days: 30, bytes: 6500).doomed(now: now)
+        #expect(doomed.map(\.0.id) == ["old", "middle"])
+        #expect(doomed.map(\.1) == [.age, .size])
+    }
+
+    @Test func deletingRemovesVideoThumbnailAndEntryAndTellsTheWebhook() async throws {
+        try entry("gone", daysOld: 40, bytes: 700)
+        try entry("kept", daysOld: 2)
+        #expect(list.saveThumbnail("gone") { [0xFF, 0xD8, 0xFF, 0xD9] })
+        #expect(await retention(days: 30).apply(now: now) == 1)
+        #expect(list.entry("gone") == nil && list.entry("kept") != nil)
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("videos/video-gone.mp4")))
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("recordings/gone.json")))
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("recordings/gone.jpg")))
+        let event = try #require(outbox.oldest())
+        let body = try #require(try JSONSerialization.jsonObject(with: Data(event.body)) as? [String: Any])
+        #expect(body["event"] as? String == "recording.deleted" && body["id"] as? String == "gone")
+        #expect(body["rule"] as? String == "age" && body["bytes"] as? Int == 700)
+    }
+
+    @Test func aRecordingStorageRefusesIsSkippedAndTheRestStillGo() async throws {
+        try entry("refused", daysOld: 50)
+        try entry("next", daysOld: 40)
+        let refusing = RefusesOne(inner: storage, refused: "video-refused.mp4")
+        #expect(await retention(days: 30, storage: refusing).apply(now: now) == 1)
+        #expect(list.entry("next") == nil)
+        let kept = try #require(list.entry("refused"))
+        #expect(kept.state == .stored && kept.lastError?.hasPrefix("deleting failed: unauthorized") == true)
+    }
+
+    @Test func aRenewalAfterADeletionMakesNoEntry() throws {
+        try entry("gone", daysOld: 1)
+        list.forget("gone")
+        #expect(!list.update("gone") { $0.locationExpires = now })
+        #expect(list.entry("gone") == nil)
+    }
+
+    @Test func webhookSequencesGoOnAfterARestartWithAnEmptyOutbox() throws {
+        let folder = scratch.file("events")
+        let first = try WebhookOutbox(folder: folder, baseURL: "", pendingGauge: Meter(label: "p"), logger: logger)
+        let recording = try entry("a", daysOld: 1)
+        first.add(.stored, recording)
+        first.add(.deleted, recording, rule: .request)
+        while let event = first.oldest() { first.remove(event.name) }
+        let second = try WebhookOutbox(folder: folder, baseURL: "", pendingGauge: Meter(label: "p"), logger: logger)
+        second.add(.stored, recording)
+        let event = try #require(second.oldest())
+        let body = try #require(try JSONSerialization.jsonObject(with: Data(event.body)) as? [String: Any])
+        #expect(body["sequence"] as? Int == 3)
+    }
+}
+
+/// Local storage that refuses to delete one object, as a bucket policy can.
+struct RefusesOne: VideoStorage {
+    let inner: LocalDiskStorage
+    let refused: String
+
+    func store(file: String, name: String) async throws -> StoredVideo { try await inner.store(file: file, name: name) }
+
+    func playableLocation(of name: String) async throws -> (location: StoredLocation, expires: Date?) {
+        try await inner.playableLocation(of: name)
+    }
+
+    func delete(name: String) async throws {
+        if name == refused { throw SupabaseError.unauthorized("new row violates row-level security policy") }
+        try await inner.delete(name: name)
+    }
+}
