@@ -91,7 +91,8 @@ public func buildApplication(settings: ServerSettings, logger: Logger) async thr
         server: .http1(configuration: .init(additionalChannelHandlers: [CloseAfterResponse()], idleTimeout: idleTimeout)),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "reel",
                              availableConnectionsDelegate: MaximumAvailableConnections(connections, logger: logger)),
-        services: [RecordingJanitor(recorder: recorder, logger: logger)] + services,
+        services: [RecordingJanitor(recorder: recorder, logger: logger)] + services
+            + (settings.keepDays == nil && settings.keepBytes == nil ? [] : [RetentionService(recorder: recorder)]),
         logger: logger
     )
 }

@@ -43,7 +43,7 @@ import Testing
                                        layout: SpoolLayout(folder: scratch.file("spool")), metrics: ServerMetrics(),
                                        outbox: outbox, logger: logger)
         return Retention(rules: RetentionRules(keepDays: days, keepBytes: bytes), recordings: list, removal: removal,
-                         sharedDisk: nil, logger: logger)
+                         sharedDisk: nil, passes: Counter(label: "passes"), logger: logger)
     }
 
     @Test func offDeletesNothing() async throws {

@@ -19,6 +19,7 @@ struct ServerMetrics: Sendable {
     let uploadsSucceeded: CoreMetrics.Counter
     let uploadsFailed: CoreMetrics.Counter
     let uploadsPending: Meter
+    let retentionPasses: CoreMetrics.Counter
     let webhooksDelivered: CoreMetrics.Counter
     let webhooksFailed: CoreMetrics.Counter
     let webhooksPending: Meter
@@ -46,6 +47,7 @@ struct ServerMetrics: Sendable {
         uploadsSucceeded = Counter(label: "reel_uploads_total", dimensions: [("result", "succeeded")], factory: factory)
         uploadsFailed = Counter(label: "reel_uploads_total", dimensions: [("result", "failed")], factory: factory)
         uploadsPending = Meter(label: "reel_uploads_pending", factory: factory)
+        retentionPasses = Counter(label: "reel_retention_passes_total", factory: factory)
         webhooksDelivered = Counter(label: "reel_webhooks_total", dimensions: [("result", "delivered")], factory: factory)
         webhooksFailed = Counter(label: "reel_webhooks_total", dimensions: [("result", "failed")], factory: factory)
         webhooksPending = Meter(label: "reel_webhooks_pending", factory: factory)

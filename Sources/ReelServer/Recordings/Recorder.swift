@@ -51,7 +51,7 @@ actor Recorder {
         let sharedDisk = settings.keepBytes != nil
             && (storage as? LocalDiskStorage).map { spoolDisk.sharesDisk(with: $0.folder) } == true
         retention = Retention(rules: RetentionRules(keepDays: settings.keepDays, keepBytes: settings.keepBytes),
-                              recordings: recordings, removal: removal, sharedDisk: sharedDisk ? spoolDisk : nil,
+                              recordings: recordings, removal: removal, sharedDisk: sharedDisk ? spoolDisk : nil, passes: metrics.retentionPasses,
                               logger: logger)
     }
 

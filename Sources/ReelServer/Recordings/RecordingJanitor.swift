@@ -2,17 +2,12 @@ import Logging
 import ServiceLifecycle
 
 /// The server's background work: finish idle recordings, upload pending
-/// recordings again, delete what retention no longer keeps (at start, then
-/// every `retentionInterval`), and finish every recording when the server stops.
+/// recordings again, and finish every recording when the server stops.
 struct RecordingJanitor: Service {
     let recorder: Recorder
     let logger: Logger
 
-    static let retentionInterval = Duration.seconds(10)
-
     func run() async throws {
-        await recorder.applyRetention()
-        var lastRetention = ContinuousClock.now
         await recorder.retryPending()
         let interval = Duration.seconds(max(0.1, min(1, recorder.settings.limits.idleSeconds / 4)))
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -21,14 +16,24 @@ struct RecordingJanitor: Service {
                 _ = try? await recorder.finish(id, reason: "idle")
             }
             await recorder.retryPending()
-            if ContinuousClock.now - lastRetention >= Self.retentionInterval {
-                await recorder.applyRetention()
-                lastRetention = .now
-            }
         }
         // Stopping: encode what was received and store every recording.
         let tally = await recorder.finishAll(reason: "shutdown")
         logger.info("reel stopped: \(tally)")
+    }
+}
+
+/// Deletes what the retention rules no longer keep, at start and then every
+/// `interval`: beside the janitor, so a long pass never holds up its work.
+struct RetentionService: Service {
+    let recorder: Recorder
+    var interval = Duration.seconds(10)
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            await recorder.applyRetention()
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import ReelErrors
 import ServiceLifecycle
 
@@ -25,6 +26,8 @@ struct Retention: Sendable {
     /// than twice `--min-free` free, the oldest go too, as many as cover the shortfall, so the
     /// full-disk guard rarely refuses.
     let sharedDisk: FreeSpace?
+    /// Counts passes (`reel_retention_passes_total`), so a watcher can tell one has run.
+    let passes: CoreMetrics.Counter
     let logger: Logger
     /// Deletions in one pass at most, so a pass never holds up the server's other work for long.
     var maxPerPass = 500
@@ -38,9 +41,12 @@ struct Retention: Sendable {
             switch await delete(entry, reason, now) {
             case .deleted: deleted += 1
             case .skipped: continue
-            case .storageAway: return deleted
+            case .storageAway:
+                passes.increment()
+                return deleted
             }
         }
+        passes.increment()
         return deleted
     }
 
