@@ -24,8 +24,19 @@ public func reason(errno code: Int32) -> String {
     return text.prefix(1).lowercased() + text.dropFirst()
 }
 
+/// Why an error happened, without the path it names: for messages that name the path themselves.
+public func reason(of error: any Error) -> String {
+    if let error = error as? CocoaError { return reason(of: error) }
+    return describe(error)
+}
+
 private func describe(_ error: CocoaError) -> String {
     let path = (error.userInfo[NSFilePathErrorKey] as? String) ?? error.filePath ?? error.url?.path
+    let why = reason(of: error)
+    return path.map { "\($0): \(why)" } ?? why
+}
+
+private func reason(of error: CocoaError) -> String {
     let why: String
     if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
         why = reason(errno: Int32(underlying.code))
@@ -43,5 +54,5 @@ private func describe(_ error: CocoaError) -> String {
         default: "file error \(error.code.rawValue)"
         }
     }
-    return path.map { "\($0): \(why)" } ?? why
+    return why
 }

@@ -13,9 +13,14 @@ public struct LocalDiskStorage: VideoStorage {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     }
 
+    /// Where the object `name` lives; a name that would leave the folder, or hide in it, is refused.
+    private func path(of name: String) throws -> String {
+        guard !name.contains("/"), !name.hasPrefix("."), !name.isEmpty else { throw StorageError.invalidName(name) }
+        return (folder as NSString).appendingPathComponent(name)
+    }
+
     public func store(file: String, name: String) async throws -> StoredVideo {
-        guard !name.contains("/"), !name.hasPrefix(".") else { throw StorageError.invalidName(name) }
-        let destination = (folder as NSString).appendingPathComponent(name)
+        let destination = try path(of: name)
         let files = FileManager.default
         if files.fileExists(atPath: destination) {
             // Stored before a crash let us record it: names are never reused, so the
@@ -49,8 +54,7 @@ public struct LocalDiskStorage: VideoStorage {
     }
 
     public func delete(name: String) async throws {
-        guard !name.contains("/"), !name.hasPrefix(".") else { throw StorageError.invalidName(name) }
-        let path = (folder as NSString).appendingPathComponent(name)
+        let path = try path(of: name)
         do {
             try FileManager.default.removeItem(atPath: path)
         } catch let error as CocoaError where error.code == .fileNoSuchFile {

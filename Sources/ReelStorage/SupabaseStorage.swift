@@ -124,11 +124,7 @@ public struct SupabaseStorage: VideoStorage {
 
     /// Asks for the bucket once, without retrying: whether it is public, or why it cannot be used.
     public func checkBucket() async throws -> Bool {
-        let response = try await send(HTTPClient(), "GET", "bucket/\(configuration.bucket)")
-        try check(response)
-        let answer = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
-        let isPublic = answer?["public"] as? Bool ?? false
-        await bucketVisibility.set(isPublic)
+        let isPublic = try await askVisibility(client: HTTPClient())
         return configuration.publicBucket ?? isPublic
     }
 
@@ -137,11 +133,17 @@ public struct SupabaseStorage: VideoStorage {
         if let known = await bucketVisibility.value { return known }
         var isPublic = false
         try await configuration.retry.run(logger: logger, operation: "bucket \(configuration.bucket)") {
-            let response = try await send(client, "GET", "bucket/\(configuration.bucket)")
-            try check(response)
-            let answer = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
-            isPublic = answer?["public"] as? Bool ?? false
+            isPublic = try await askVisibility(client: client)
         }
+        return isPublic
+    }
+
+    /// `GET /storage/v1/bucket/{bucket}` once: whether it is public, remembered for the process.
+    private func askVisibility(client: HTTPClient) async throws -> Bool {
+        let response = try await send(client, "GET", "bucket/\(configuration.bucket)")
+        try check(response)
+        let answer = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        let isPublic = answer?["public"] as? Bool ?? false
         await bucketVisibility.set(isPublic)
         return isPublic
     }

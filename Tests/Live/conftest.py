@@ -408,6 +408,32 @@ def mean_saturation(frame: bytes) -> float:
 # --- recordings by id, stored files, processes, raw sockets, small disks ----------
 
 
+FRAMES = [fixture_bytes(f"frame-1280x720-420-{i}.jpg") for i in (1, 2, 3)]
+
+
+def record(srv: ReelServer, frames: int = 3) -> str:
+    """A recording in progress with `frames` real 720p frames (raw JPEG bodies)."""
+    rid = create(srv)
+    for i in range(frames):
+        upload_ok(srv, FRAMES[i % 3], rid, raw=True)
+    return rid
+
+
+def stored(srv: ReelServer, frames: int = 3) -> tuple[str, dict]:
+    """A stored recording: (id, finish_video's answer)."""
+    rid = record(srv, frames)
+    return rid, finish_ok(srv, rid)
+
+
+def metric_samples(srv: ReelServer) -> dict[tuple[str, tuple], float]:
+    """/metrics parsed with prometheus_client: (name, sorted label pairs) → value."""
+    from prometheus_client.parser import text_string_to_metric_families
+    r = requests.get(srv.url("/metrics"), headers=srv.headers(), timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200, r.text
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(r.text) for sample in family.samples}
+
+
 def recording_status(srv: ReelServer, rid: str) -> dict:
     """`GET /video/recordings/<id>`: where one recording stands."""
     r = requests.get(srv.url(f"/video/recordings/{rid}"), headers=srv.headers(), timeout=10)

@@ -8,29 +8,16 @@ import time
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import HTTP_TIMEOUT, create, finish, finish_ok, fixture_bytes, poll, upload_ok
+from conftest import HTTP_TIMEOUT, finish, finish_ok, metric_samples, poll, record
 from test_supabase import KEY, standin  # noqa: F401 (standin is a fixture)
 
-FRAMES = [fixture_bytes(f"frame-1280x720-420-{i}.jpg") for i in (1, 2, 3)]
 
 
 def samples(srv) -> dict[str, float]:
-    text = requests.get(srv.url("/metrics"), headers=srv.headers(), timeout=HTTP_TIMEOUT).text
-    found = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
-            found[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
-    return found
-
-
-def record(srv, frames: int = 3) -> str:
-    rid = create(srv)
-    for i in range(frames):
-        upload_ok(srv, FRAMES[i % 3], rid, raw=True)
-    return rid
+    """/metrics as `name{label="value"}` → value."""
+    return {name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels) + "}" if labels else ""): value
+            for (name, labels), value in metric_samples(srv).items()}
 
 
 @pytest.mark.timeout(120)

@@ -18,7 +18,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import FIXTURES, assert_error, create, finish, finish_ok, fixture_bytes, poll, upload_ok
-from test_supabase import record as record_frames, standin, supabase_server  # noqa: F401 (standin is a fixture)
+from conftest import record as record_frames
+from test_supabase import standin, supabase_server  # noqa: F401 (standin is a fixture)
 
 # Installed by scripts/setup.sh: a missing Selenium is a failure, never a silent skip.
 from selenium import webdriver

@@ -16,13 +16,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import (HTTP_TIMEOUT, assert_error, create, finish, finish_ok, fixture_bytes, poll,
-                      recording_status, upload_ok)
+from conftest import (FRAMES, HTTP_TIMEOUT, assert_error, finish, finish_ok, metric_samples, poll,
+                      record, recording_status, stored, upload_ok)
 from test_supabase import standin, supabase_server  # noqa: F401 (standin is a fixture)
 
-FRAMES = [fixture_bytes(f"frame-1280x720-420-{i}.jpg") for i in (1, 2, 3)]
 DAY = 86400.0
 # One retention pass at start, then one every 10 s: an effect shows within this.
 PASS_SECONDS = 10.0
@@ -101,20 +99,6 @@ def iso(t: float) -> str:
 # --- the API ---------------------------------------------------------------------------
 
 
-def record(srv, frames: int) -> str:
-    """A recording in progress with `frames` frames."""
-    rid = create(srv)
-    for i in range(frames):
-        upload_ok(srv, FRAMES[i % 3], rid, raw=True)
-    return rid
-
-
-def stored(srv, frames: int = 3) -> tuple[str, dict]:
-    """A stored recording: (id, finish_video's answer)."""
-    rid = record(srv, frames)
-    return rid, finish_ok(srv, rid)
-
-
 def delete(srv, rid: str, headers: dict | None = None) -> requests.Response:
     return requests.delete(srv.url(f"/video/recordings/{rid}"),
                            headers=srv.headers() if headers is None else headers, timeout=HTTP_TIMEOUT)
@@ -143,25 +127,15 @@ def listed_ids(srv) -> set[str]:
 
 def deletions(srv) -> dict[str, float]:
     """`reel_recordings_deleted_total` by reason."""
-    r = requests.get(srv.url("/metrics"), headers=srv.headers(), timeout=10)
-    assert r.status_code == 200, r.text
-    counts = {}
-    for family in text_string_to_metric_families(r.text):
-        for sample in family.samples:
-            if sample.name == "reel_recordings_deleted_total":
-                counts[sample.labels["reason"]] = sample.value
-    return counts
+    return {dict(labels)["reason"]: value for (name, labels), value in metric_samples(srv).items()
+            if name == "reel_recordings_deleted_total"}
 
 
 def passes(srv) -> float:
     """`reel_retention_passes_total`: how many retention passes have run."""
-    r = requests.get(srv.url("/metrics"), headers=srv.headers(), timeout=10)
-    assert r.status_code == 200, r.text
-    for family in text_string_to_metric_families(r.text):
-        for sample in family.samples:
-            if sample.name == "reel_retention_passes_total":
-                return sample.value
-    raise AssertionError("no reel_retention_passes_total in /metrics")
+    value = metric_samples(srv).get(("reel_retention_passes_total", ()))
+    assert value is not None, "no reel_retention_passes_total in /metrics"
+    return value
 
 
 def wait_passes(srv, count: int) -> None:

@@ -14,12 +14,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import (FIXTURES, REPO, assert_error, create, decode_errors, ffprobe, finish, finish_ok,
-                      fixture_bytes, poll, upload_ok)
+from conftest import REPO, assert_error, decode_errors, ffprobe, finish, finish_ok, poll, record
 
 STANDIN = REPO / "Tests" / "SupabaseStandIn" / "standin.py"
 KEY = "live-test-service-key"
-FRAMES = [fixture_bytes(f"frame-1280x720-420-{i}.jpg") for i in (1, 2, 3)]
 
 
 class StandIn:
@@ -66,13 +64,6 @@ def standin(tmp_path):
 def supabase_server(server, standin, bucket="videos", **options):
     return server(supabase_url=standin.url, supabase_key=options.pop("key", KEY), bucket_name=bucket,
                   retry_max_seconds=2, **options)
-
-
-def record(srv, frames: int) -> str:
-    rid = create(srv)
-    for i in range(frames):
-        upload_ok(srv, FRAMES[i % 3], rid, raw=True)
-    return rid
 
 
 def recording_status(srv, rid: str) -> dict:

@@ -24,13 +24,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import (HTTP_TIMEOUT, REEL_BIN, create, finish_ok, fixture_bytes, poll, recording_status,
-                      upload_ok)
+from conftest import HTTP_TIMEOUT, REEL_BIN, finish_ok, metric_samples, poll, record, recording_status, stored
 from test_supabase import standin, supabase_server  # noqa: F401 (standin is a fixture)
 
-FRAMES = [fixture_bytes(f"frame-1280x720-420-{i}.jpg") for i in (1, 2, 3)]
 SECRET = "webhook-test-secret-5f2c"
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 COMMON_KEYS = {"event", "id", "created", "time", "frames", "duration", "bytes", "sequence"}
@@ -166,40 +163,18 @@ def receivers():
 # --- helpers ---------------------------------------------------------------------------
 
 
-def record(srv, frames: int) -> str:
-    rid = create(srv)
-    for i in range(frames):
-        upload_ok(srv, FRAMES[i % 3], rid, raw=True)
-    return rid
-
-
-def stored(srv, frames: int = 3) -> tuple[str, dict]:
-    rid = record(srv, frames)
-    return rid, finish_ok(srv, rid)
-
-
 def delete_ok(srv, rid: str) -> None:
     r = requests.delete(srv.url(f"/video/recordings/{rid}"), headers=srv.headers(), timeout=HTTP_TIMEOUT)
     assert r.status_code == 200, r.text
     assert r.json() == {"status": "success", "id": rid}
 
 
-def metrics(srv) -> dict:
-    r = requests.get(srv.url("/metrics"), headers=srv.headers(), timeout=10)
-    assert r.status_code == 200, r.text
-    samples = {}
-    for family in text_string_to_metric_families(r.text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
 def webhooks_total(srv, result: str) -> float | None:
-    return metrics(srv).get(("reel_webhooks_total", (("result", result),)))
+    return metric_samples(srv).get(("reel_webhooks_total", (("result", result),)))
 
 
 def webhooks_pending(srv) -> float | None:
-    return metrics(srv).get(("reel_webhooks_pending", ()))
+    return metric_samples(srv).get(("reel_webhooks_pending", ()))
 
 
 def signature(raw: bytes, secret: str) -> str:

@@ -28,7 +28,7 @@ enum StartupChecks {
         do {
             try files.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw StartupError("the \(role) \(path) cannot be created (\(reasonOnly(error))); give another with \(setting.flag) (\(setting.variable))")
+            throw StartupError("the \(role) \(path) cannot be created (\(reason(of: error))); give another with \(setting.flag) (\(setting.variable))")
         }
         let probe = (path as NSString).appendingPathComponent(".reel-write-check-\(getpid())")
         let descriptor = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
@@ -63,13 +63,6 @@ enum StartupChecks {
                            metadata: ["url": "\(storage.configuration.url)", "bucket": "\(storage.configuration.bucket)",
                                       "error": "\(describe(error))"])
         }
-    }
-
-    /// The reason of a file error without the path it names, for messages that name the path themselves.
-    private static func reasonOnly(_ error: any Error) -> String {
-        let text = describe(error)
-        guard let colon = text.range(of: ": ", options: .backwards) else { return text }
-        return String(text[colon.upperBound...])
     }
 }
 
