@@ -14,7 +14,7 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 # Where `make test` installs, to test the installed binary alone.
 TEST_INSTALL = $(CURDIR)/.build/install-test
 
-.PHONY: setup build release static install run transcode test fuzz bench bench-ingest bench-page screenshot fixtures clean
+.PHONY: setup build release static install run transcode test fuzz bench bench-ingest bench-cameras bench-page screenshot fixtures clean
 
 setup:
 	scripts/setup.sh
@@ -66,6 +66,9 @@ bench: release
 bench-ingest: release
 	scripts/make-footage.sh $(FRAMES) bench-data/frames-720p
 	python3 scripts/bench_ingest.py --frames-dir bench-data/frames-720p
+
+bench-cameras: release
+	python3 scripts/bench_cameras.py --reel .build/release/reel
 
 bench-page: release
 	python3 scripts/bench_page.py

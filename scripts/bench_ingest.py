@@ -183,10 +183,12 @@ def kill_all_children():
 
 
 class Server:
-    """One `reel serve` in its own folder under `work`; stop() also deletes its videos."""
+    """One `reel serve` in its own folder under `work`; stop() also deletes its videos.
+    `extra_args` are more `reel serve` flags, after the others."""
 
-    def __init__(self, reel, work, name, threads):
+    def __init__(self, reel, work, name, threads, preset=PRESET, extra_args=()):
         self.reel, self.name, self.threads = reel, name, threads
+        self.preset, self.extra_args = preset, list(extra_args)
         self.dir = tempfile.mkdtemp(prefix=f"{name}-", dir=work)
         self.storage = os.path.join(self.dir, "storage")
         self.spool = os.path.join(self.dir, "spool")
@@ -211,7 +213,8 @@ class Server:
             self.port = free_port()
             command = [self.reel, "serve", "--host", "127.0.0.1", "--port", str(self.port),
                        "--storage-dir", self.storage, "--spool-dir", self.spool,
-                       "--max-recordings", "64", "--preset", PRESET, "--threads", str(self.threads)]
+                       "--max-recordings", "64", "--preset", self.preset, "--threads", str(self.threads)] \
+                + self.extra_args
             with open(self.log_path, "ab") as out:
                 self.proc = start_process(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
             if self._wait_healthy():
@@ -355,8 +358,8 @@ def send_recording(server, frames, count, offset=0, multipart=False):
 # --- ffmpeg --------------------------------------------------------------------------
 
 
-def x264_args(threads):
-    return ["-c:v", "libx264", "-preset", PRESET, "-crf", str(CRF), "-g", str(GOP),
+def x264_args(threads, preset=PRESET):
+    return ["-c:v", "libx264", "-preset", preset, "-crf", str(CRF), "-g", str(GOP),
             "-pix_fmt", "yuv420p", "-color_range", "tv", "-threads", str(threads)]
 
 
@@ -380,9 +383,12 @@ def ffmpeg_batch(pattern, count, threads, out):
     return seconds, size, cpu, other
 
 
-def ffmpeg_realtime(pattern, n, available, work):
+def ffmpeg_realtime(pattern, n, available, work, preset=PRESET, inputs=None, timeout=None):
     """n real-time `ffmpeg -re` at once, each 270 frames from its own offset; (wall s each, CPU s of all,
-    busy cores, cores busy with other processes)."""
+    busy cores, cores busy with other processes). `inputs` replaces the JPEG input (`-framerate 27
+    -start_number k -i pattern`) of every process, e.g. a raw video; a process still running `timeout` s
+    (default 6x the video's length + 60) after the start is killed and fails the call."""
+    timeout = timeout or REALTIME_FRAMES / FPS * 6 + 60
     procs = []
     outs = []
     busy0, wall0 = machine_busy(), time.perf_counter()
@@ -390,16 +396,22 @@ def ffmpeg_realtime(pattern, n, available, work):
         start_number = 1 + (k * 211) % max(1, available - REALTIME_FRAMES + 1)
         out = os.path.join(work, f"rt_{k}.mp4")
         outs.append(out)
-        command = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-re", "-framerate", str(FPS),
-                   "-start_number", str(start_number), "-i", pattern, "-frames:v", str(REALTIME_FRAMES)] \
-            + x264_args(1) + ["-f", "mp4", out]
+        source = inputs if inputs is not None else ["-framerate", str(FPS), "-start_number", str(start_number),
+                                                     "-i", pattern]
+        command = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-re"] + source \
+            + ["-frames:v", str(REALTIME_FRAMES)] + x264_args(1, preset) + ["-f", "mp4", out]
         procs.append((time.perf_counter(), start_process(command, stdout=subprocess.DEVNULL,
                                                          stderr=subprocess.PIPE)))
     walls = []
     # No other child is reaped meanwhile: the change is these ffmpeg processes' CPU time.
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     for started, proc in procs:
-        _, err = proc.communicate()
+        try:
+            _, err = proc.communicate(timeout=max(1.0, started + timeout - time.perf_counter()))
+        except subprocess.TimeoutExpired:
+            for _, p in procs:
+                p.kill()
+            raise RuntimeError(f"ffmpeg -re still running {timeout:.0f} s after its start: killed")
         walls.append(time.perf_counter() - started)
         reap(proc)
         if proc.returncode != 0:
@@ -416,12 +428,29 @@ def ffmpeg_realtime(pattern, n, available, work):
 # --- step 2: real-time clients -------------------------------------------------------
 
 
-def realtime_client(server, frames, offset, barrier, t0_box, result):
+def realtime_client(server, frames, offset, barrier, t0_box, result, refusable=False, create_delay=0.0):
     """One webcam: create, then 270 uploads on a fixed 1/27 s schedule (late, never
-    skipped), then finish."""
+    skipped), then finish. It creates `create_delay` s after it starts; with `refusable`, a
+    503 at create is no error: `result["refused"]` holds its Retry-After and message, and
+    the client only waits at the start barrier with the others."""
     try:
         with new_session() as session:
-            rid = create(session, server)
+            if create_delay > 0:
+                time.sleep(create_delay)
+            if refusable:
+                r = session.get(server.base + "/video/create_video", timeout=HTTP_TIMEOUT)
+                if r.status_code == 503:
+                    try:
+                        message = r.json().get("message")
+                    except (ValueError, AttributeError):
+                        message = r.text[:300]
+                    result["refused"] = {"retry_after": r.headers.get("Retry-After"), "message": message}
+                    barrier.wait(timeout=60)
+                    return
+                rid = api_json(r, "create_video")["id"]
+            else:
+                rid = create(session, server)
+            result["id"] = rid
             barrier.wait(timeout=60)
             t0 = t0_box[0]
             records = []  # (index, latency)
@@ -450,16 +479,22 @@ def realtime_client(server, frames, offset, barrier, t0_box, result):
         barrier.abort()
 
 
-def realtime_round(reel, work, frames, n, threads):
-    """n real-time clients against a fresh server; the measurements of the round."""
-    server = Server(reel, work, f"rt-t{threads}-n{n}", threads).start()
+def realtime_round(reel, work, frames, n, threads, preset=PRESET, extra_args=(), refusable=False,
+                   create_spread=0.0, before_stop=None):
+    """n real-time clients against a fresh server; the measurements of the round. `preset` and
+    `extra_args` go to the server; with `refusable` a client refused at create (503) is counted in
+    "refused" and left out of the figures; `create_spread` s spreads the creates evenly;
+    `before_stop(server, results)` runs before the server stops and its dict joins the answer."""
+    server = Server(reel, work, f"rt-{preset}-t{threads}-n{n}", threads, preset, extra_args).start()
+    extra = {}
     try:
         results = [{"errors": [], "latencies": [], "fps": 0.0, "finish": float("nan")} for _ in range(n)]
         t0_box = [0.0]
         # The last party to arrive sets the common start, 0.2 s ahead.
         barrier = threading.Barrier(n, action=lambda: t0_box.__setitem__(0, time.perf_counter() + 0.2))
         threads_ = [threading.Thread(target=realtime_client, daemon=True,
-                                     args=(server, frames, (k * 211) % len(frames), barrier, t0_box, results[k]))
+                                     args=(server, frames, (k * 211) % len(frames), barrier, t0_box, results[k],
+                                           refusable, k * create_spread / n))
                     for k in range(n)]
         cpu0, server_cpu0, busy0 = time.process_time(), server.cpu(), machine_busy()
         wall0 = time.perf_counter()
@@ -476,12 +511,15 @@ def realtime_round(reel, work, frames, n, threads):
         hwm = server.hwm_mb()
         server.check(f"real-time N={n} threads={threads}")
         alive = server.alive()
+        if before_stop is not None and alive:
+            extra = before_stop(server, results)
     finally:
         server.stop()
 
-    lat = [x for r in results for x in r["latencies"]]
-    first = [x for r in results for x in r["latencies"][:BACKLOG_WINDOW]]
-    last = [x for r in results for x in r["latencies"][-BACKLOG_WINDOW:]]
+    admitted = [r for r in results if "refused" not in r]
+    lat = [x for r in admitted for x in r["latencies"]]
+    first = [x for r in admitted for x in r["latencies"][:BACKLOG_WINDOW]]
+    last = [x for r in admitted for x in r["latencies"][-BACKLOG_WINDOW:]]
     errors = [e for r in results for e in r["errors"]]
     if stuck:
         errors.append(f"{stuck} client(s) still running after the deadline (stall)")
@@ -489,16 +527,18 @@ def realtime_round(reel, work, frames, n, threads):
         errors.append("server died")
     for e in errors:
         problem(f"real-time N={n} threads={threads}: {e}")
-    fps = [r["fps"] for r in results]
+    fps = [r["fps"] for r in admitted]
     m = {
-        "n": n, "fps_min": min(fps), "fps_avg": mean(fps), "p50": percentile(lat, 50), "p99": percentile(lat, 99),
+        "n": n, "fps_min": min(fps, default=float("nan")), "fps_avg": mean(fps),
+        "p50": percentile(lat, 50), "p99": percentile(lat, 99),
         "max": max(lat) if lat else float("nan"), "first": mean(first), "last": mean(last),
-        "finish_max": max((r["finish"] for r in results), default=float("nan")),
+        "finish_max": max((r["finish"] for r in admitted), default=float("nan")),
         "client_cpu": client_cpu, "wall": wall, "hwm": hwm,
         "server_cpu": (server_cpu1 - server_cpu0) if None not in (server_cpu0, server_cpu1) else float("nan"),
         "busy": (busy1 - busy0) / wall,
-        "errors": errors,
+        "errors": errors, "admitted": len(admitted), "refused": n - len(admitted), "results": results,
     }
+    m.update(extra)
     m["other"] = other_load(f"real-time N={n} --threads {threads}",
                             (busy1 - busy0 - client_cpu - m["server_cpu"]) / wall)
     reasons = []
@@ -526,12 +566,16 @@ def realtime_line(m):
             f"VmHWM {m['hwm']:6.1f} MB  -> {verdict}")
 
 
-def search(label, run_one, max_n, confirm):
-    """N = 1, 2, ... until the first failure (or max_n); (largest passing N, measurements).
+def search(label, run_one, max_n, confirm, start=1, lowest=1):
+    """N = start, start + 1, ... until the first failure (or max_n); (largest passing N, measurements).
     With `confirm`, a failing N is run once more and fails only if it fails again (the
-    machine is a noisy VM: its cores sometimes slow down with nothing else running in it)."""
+    machine is a noisy VM: its cores sometimes slow down with nothing else running in it).
+    When `start` > `lowest` fails, N goes down from it to the first that passes; when none
+    passes the answer is lowest - 1 (N below `lowest` are taken as passing)."""
     best, rounds = 0, []
-    for n in range(1, max_n + 1):
+    n = first = max(lowest, min(start, max_n))
+    descending = False
+    while lowest <= n <= max_n:
         m = run_one(n)
         rounds.append(m)
         log(f"  {label} {m['line']}")
@@ -542,9 +586,18 @@ def search(label, run_one, max_n, confirm):
             m["retry"] = True
             rounds.append(m)
             log(f"  {label} {m['line']}{'  (passed on the retry)' if m['keeps_up'] else ''}")
-        if not m["keeps_up"]:
+        if m["keeps_up"]:
+            best = n
+            if descending:
+                break
+            n += 1
+        elif descending or (n == first and not best and n > lowest):
+            descending = True
+            n -= 1
+        else:
             break
-        best = n
+    if best == 0:
+        best = lowest - 1
     return best, rounds
 
 

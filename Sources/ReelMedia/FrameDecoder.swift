@@ -9,9 +9,12 @@ public final class FrameDecoder {
     private let jpeg = JPEGDecoder()
     private let scaler: FrameScaler
     private var nativePicture: VideoFrame?
+    /// Where output pictures come from: recycled ones once the encoder is done with them.
+    let pool: FramePool
 
     public init(outputSize: FrameSize = .hd720, outputRange: ColorRange = .limited, fit: FitMode = .fit,
-                maxSize: FrameSize = FrameSize(width: 7680, height: 4320)) {
+                maxSize: FrameSize = FrameSize(width: 7680, height: 4320), spare: Int = 0) {
+        pool = FramePool(capacity: spare)
         self.outputSize = outputSize
         self.outputRange = outputRange
         self.maxSize = maxSize
@@ -30,7 +33,7 @@ public final class FrameDecoder {
 
     public func decode(_ bytes: UnsafeRawBufferPointer) throws -> VideoFrame {
         let info = try inspect(bytes)
-        let output = try VideoFrame(size: outputSize, range: outputRange)
+        let output = try pool.picture(size: outputSize, range: outputRange)
         if info.size == outputSize, info.sampling == .yuv420 {
             try jpeg.decode(bytes, into: output)
             if outputRange == .limited { output.compressToLimitedRange() }

@@ -37,6 +37,7 @@ public final class Recording: @unchecked Sendable {
     private var clock = FrameClock()
     private let decodeLock = NSLock()
     private var decodeTime = Duration.zero
+    private var appendCPU = Duration.zero
     private var framesDecoded = 0
     /// The picture a thumbnail is made from: the frame one second in (a camera's
     /// first frames are often dark while its exposure settles), or the first.
@@ -47,7 +48,9 @@ public final class Recording: @unchecked Sendable {
                 journaled: Bool = false, observer: EncoderObserver = EncoderObserver()) throws {
         self.spoolPath = spoolPath
         self.settings = settings
-        decoder = FrameDecoder(outputSize: settings.size, outputRange: settings.range, fit: fit, maxSize: maxFrameSize)
+        // Pictures in the queue, the one being encoded and the one being decoded are all there is to recycle.
+        decoder = FrameDecoder(outputSize: settings.size, outputRange: settings.range, fit: fit, maxSize: maxFrameSize,
+                               spare: queueCapacity + 2)
         do {
             journal = journaled ? try FrameJournal(folder: FrameJournal.folder(forSpool: spoolPath),
                                                    settings: JournalSettings(settings, fit: fit)) : nil
@@ -59,28 +62,31 @@ public final class Recording: @unchecked Sendable {
             throw isDiskFull(error) ? MediaError.diskFull(path: spoolPath) : error
         }
         if let journal { encoder.onDurable = { journal.discard(before: $0) } }
-        queue = EncodeQueue(encoder: encoder, capacity: queueCapacity, observer: observer)
+        queue = EncodeQueue(encoder: encoder, capacity: queueCapacity, pool: decoder.pool, observer: observer)
     }
 
     /// Decodes one JPEG frame, journals it and queues it for encoding. Frame
     /// errors (`MediaError.refusesOnlyTheFrame`) leave the recording as it was.
-    public func append(jpeg: UnsafeRawBufferPointer, pts: Int64? = nil) throws {
-        try appendLock.withLock {
-            let picture = try decodeLock.withLock {
-                let start = ContinuousClock.now
-                defer { decodeTime += ContinuousClock.now - start }
-                return try decoder.decode(jpeg)
-            }
-            try encoderStep { try queue.checkRunning() }
-            let time = clock.peek(pts, ticksPerFrame: settings.ticksPerFrame)
-            try journal?.append(jpeg: jpeg, pts: time)
-            clock.advance(pts, to: time)
-            decodeLock.withLock {
-                if framesDecoded == 0 || framesDecoded == settings.fps { thumbnailPicture = picture }
-                framesDecoded += 1
-            }
-            try encoderStep { try queue.push(picture, pts: time) }
+    /// `received` is when the frame reached the process, for `encoderLag`.
+    public func append(jpeg: UnsafeRawBufferPointer, pts: Int64? = nil, received: ContinuousClock.Instant = .now) throws {
+        try appendLock.withLock { try CPUTime.measure(&appendCPU) { try appendFrame(jpeg, pts: pts, received: received) } }
+    }
+
+    private func appendFrame(_ jpeg: UnsafeRawBufferPointer, pts: Int64?, received: ContinuousClock.Instant) throws {
+        let picture = try decodeLock.withLock {
+            let start = ContinuousClock.now
+            defer { decodeTime += ContinuousClock.now - start }
+            return try decoder.decode(jpeg)
         }
+        try encoderStep { try queue.checkRunning() }
+        let time = clock.peek(pts, ticksPerFrame: settings.ticksPerFrame)
+        try journal?.append(jpeg: jpeg, pts: time)
+        clock.advance(pts, to: time)
+        decodeLock.withLock {
+            if framesDecoded == 0 || framesDecoded == settings.fps { thumbnailPicture = picture }
+            framesDecoded += 1
+        }
+        try encoderStep { try queue.push(picture, pts: time, received: received) }
     }
 
     /// The encoder's failure for lack of space reads as the spool's disk being full.
@@ -111,6 +117,17 @@ public final class Recording: @unchecked Sendable {
 
     /// Seconds spent decoding and scaling frames, refused ones included.
     public var decodeSeconds: Double { decodeLock.withLock { decodeTime.inSeconds } }
+
+    /// CPU time this recording has cost so far: `encode` on its encoder's thread
+    /// (x264 and the muxer, when x264 runs on one thread), `append` on the callers'
+    /// (decoding, scaling, the journal), and the frames encoded in that time.
+    public var cpu: RecordingCPU {
+        let append = appendLock.withLock { appendCPU }
+        return queue.cpu(append: append)
+    }
+
+    /// How long the oldest frame given to `append` and not yet encoded has waited; zero when none waits.
+    public var encoderLag: Duration { queue.lag(now: .now) }
 
     /// A small JPEG of one of the recording's frames (see `VideoFrame.jpegThumbnail`);
     /// nil before the first frame. The encoder only reads its pictures, so
@@ -168,24 +185,53 @@ struct FrameClock {
     }
 }
 
+/// What a recording's frames have cost in CPU time so far.
+public struct RecordingCPU: Equatable, Sendable {
+    public var framesEncoded: Int
+    /// x264 and the muxer, on the recording's encoder thread.
+    public var encode: Duration
+    /// Decoding, scaling and journaling, on the threads that appended.
+    public var append: Duration
+
+    public init(framesEncoded: Int = 0, encode: Duration = .zero, append: Duration = .zero) {
+        self.framesEncoded = framesEncoded
+        self.encode = encode
+        self.append = append
+    }
+}
+
 /// A bounded queue of pictures and the thread that encodes them.
 final class EncodeQueue: @unchecked Sendable {
+    private struct Item {
+        var picture: VideoFrame
+        var pts: Int64?
+        var received: ContinuousClock.Instant
+    }
+
     private let encoder: VideoEncoder
     private let capacity: Int
+    private let pool: FramePool
     private let observer: EncoderObserver
     private let condition = NSCondition()
-    private var pending: [(VideoFrame, Int64?)] = []
+    private var pending: [Item] = []
+    /// When the frame being encoded now was received; nil between frames.
+    private var encoding: ContinuousClock.Instant?
+    /// When the frames whose `push` waits for room were received.
+    private var waiting: [ContinuousClock.Instant] = []
     private var closed = false
     private var failure: Error?
     private var done = false
     private(set) var pushed = 0
     private var encodeTime = Duration.zero
+    private var encodeCPU = Duration.zero
+    private var encoded = 0
 
     var encodeSeconds: Double { condition.withLock { encodeTime.inSeconds } }
 
-    init(encoder: VideoEncoder, capacity: Int, observer: EncoderObserver) {
+    init(encoder: VideoEncoder, capacity: Int, pool: FramePool, observer: EncoderObserver) {
         self.encoder = encoder
         self.capacity = max(1, capacity)
+        self.pool = pool
         self.observer = observer
         // The thread keeps the queue alive until the encoder is flushed.
         let thread = Thread { self.run() }
@@ -195,6 +241,18 @@ final class EncodeQueue: @unchecked Sendable {
 
     var hasFailed: Bool { condition.withLock { failure != nil } }
 
+    func cpu(append: Duration) -> RecordingCPU {
+        condition.withLock { RecordingCPU(framesEncoded: encoded, encode: encodeCPU, append: append) }
+    }
+
+    /// How long the oldest frame not yet encoded has waited.
+    func lag(now: ContinuousClock.Instant) -> Duration {
+        condition.withLock {
+            let oldest = [encoding, pending.first?.received, waiting.min()].compactMap { $0 }.min()
+            return oldest.map { now - $0 } ?? .zero
+        }
+    }
+
     /// Throws the encoder's failure, or that the recording is finished.
     func checkRunning() throws {
         try condition.withLock {
@@ -203,14 +261,18 @@ final class EncodeQueue: @unchecked Sendable {
         }
     }
 
-    func push(_ picture: VideoFrame, pts: Int64?) throws {
+    func push(_ picture: VideoFrame, pts: Int64?, received: ContinuousClock.Instant) throws {
         condition.lock()
         defer { condition.unlock() }
-        if pending.count >= capacity { observer.waitedForEncoder() }
-        while pending.count >= capacity && failure == nil && !closed { condition.wait() }
+        if pending.count >= capacity {
+            observer.waitedForEncoder()
+            waiting.append(received)
+            while pending.count >= capacity && failure == nil && !closed { condition.wait() }
+            waiting.remove(at: waiting.firstIndex(of: received)!)
+        }
         if let failure { throw failure }
         if closed { throw MediaError.recordingFinished }
-        pending.append((picture, pts))
+        pending.append(Item(picture: picture, pts: pts, received: received))
         pushed += 1
         condition.broadcast()
     }
@@ -234,38 +296,44 @@ final class EncodeQueue: @unchecked Sendable {
                 condition.unlock()
                 break
             }
-            let (picture, pts) = pending.removeFirst()
+            var item = pending.removeFirst()
+            encoding = item.received
             condition.broadcast()
             condition.unlock()
             let start = ContinuousClock.now
+            var cpu = Duration.zero
             do {
-                try encoder.encode(picture, pts: pts)
+                try CPUTime.measure(&cpu) { try encoder.encode(item.picture, pts: item.pts) }
             } catch {
                 fail(error)
                 return
             }
-            observer.frameEncoded(addEncodeTime(since: start))
+            let elapsed = ContinuousClock.now - start
+            condition.withLock {
+                encodeTime += elapsed
+                encodeCPU += cpu
+                encoded += 1
+                encoding = nil
+            }
+            observer.frameEncoded(elapsed)
+            pool.recycle(&item.picture)
         }
         let start = ContinuousClock.now
-        do { try encoder.finish() } catch { fail(error); return }
-        addEncodeTime(since: start)
+        var cpu = Duration.zero
+        do { try CPUTime.measure(&cpu) { try encoder.finish() } } catch { fail(error); return }
         condition.lock()
+        encodeTime += ContinuousClock.now - start
+        encodeCPU += cpu
         done = true
         condition.broadcast()
         condition.unlock()
-    }
-
-    @discardableResult
-    private func addEncodeTime(since start: ContinuousClock.Instant) -> Duration {
-        let elapsed = ContinuousClock.now - start
-        condition.withLock { encodeTime += elapsed }
-        return elapsed
     }
 
     private func fail(_ error: Error) {
         condition.lock()
         failure = error
         done = true
+        encoding = nil
         pending.removeAll()
         condition.broadcast()
         condition.unlock()

@@ -1,4 +1,5 @@
 import CFFmpeg
+import Foundation
 
 /// Width and height of a picture in pixels.
 public struct FrameSize: Hashable, Sendable, CustomStringConvertible {
@@ -59,6 +60,9 @@ public final class VideoFrame: @unchecked Sendable {
         av_frame_free(&frame)
     }
 
+    /// True when nothing else (an encoder still holding its buffers) reads the samples.
+    var isWritable: Bool { av_frame_is_writable(frame) > 0 }
+
     var planeCount: Int { pixelFormat == AV_PIX_FMT_GRAY8 ? 1 : 3 }
 
     func plane(_ index: Int) -> UnsafeMutablePointer<UInt8> {
@@ -111,6 +115,32 @@ public final class VideoFrame: @unchecked Sendable {
             result.append(contentsOf: UnsafeBufferPointer(start: base + row * rowBytes, count: width))
         }
         return result
+    }
+}
+
+/// The encoder's pictures handed back once encoded, so a recording does not
+/// allocate and fault in 1.4 MB of fresh memory for every 720p frame.
+final class FramePool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var spare: [VideoFrame] = []
+    private let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// A picture of `size` and `range` to overwrite, recycled when one is spare.
+    func picture(size: FrameSize, range: ColorRange) throws -> VideoFrame {
+        let recycled = lock.withLock { spare.popLast() }
+        if let recycled, recycled.size == size {
+            recycled.frame.pointee.color_range = range.avColorRange
+            return recycled
+        }
+        return try VideoFrame(size: size, range: range)
+    }
+
+    /// Takes a picture back when nobody else holds it: not the thumbnail's, not one the encoder still reads.
+    func recycle(_ picture: inout VideoFrame) {
+        guard isKnownUniquelyReferenced(&picture), picture.isWritable, picture.pixelFormat == AV_PIX_FMT_YUV420P else { return }
+        lock.withLock { if spare.count < capacity { spare.append(picture) } }
     }
 }
 

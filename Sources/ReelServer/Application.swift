@@ -63,7 +63,7 @@ public func buildApplication(settings: ServerSettings, logger: Logger) async thr
     if let supabase = storage as? SupabaseStorage {
         try await StartupChecks.bucket(supabase, logger: logger)
     }
-    let metrics = ServerMetrics()
+    let metrics = ServerMetrics(presets: settings.presetPolicy.choices)
     var services: [any Service] = []
     var outbox: WebhookOutbox?
     if let webhookURL = settings.webhookURL {

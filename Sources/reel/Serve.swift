@@ -58,13 +58,22 @@ struct Serve: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Video size, WIDTHxHEIGHT (REEL_SIZE). Default: 1280x720.")
     var size: String?
 
-    @Option(parsing: .unconditional, help: "x264 preset (REEL_PRESET). Default: veryfast.")
+    @Option(parsing: .unconditional, help: "x264 preset: auto, or one of ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, veryslow for every recording (REEL_PRESET). auto gives each new recording the slowest preset the cores still carry beside the recordings in progress, and refuses it (503) when none fits. Default: auto.")
     var preset: String?
+
+    @Option(parsing: .unconditional, help: "The slowest preset --preset auto gives (REEL_PRESET_MAX). Default: veryfast.")
+    var presetMax: String?
+
+    @Option(parsing: .unconditional, help: "The fastest preset --preset auto gives before refusing a recording (REEL_PRESET_MIN). Default: ultrafast.")
+    var presetMin: String?
+
+    @Option(parsing: .unconditional, help: "Cores the recordings may use under --preset auto, e.g. 1.5 (REEL_ENCODER_CORES). Default: 90% of the cores reel may run on.")
+    var encoderCores: String?
 
     @Option(parsing: .unconditional, help: "x264 quality, 0-51, lower is better (REEL_CRF). Default: 23.")
     var crf: String?
 
-    @Option(parsing: .unconditional, help: "x264 threads per recording, 0 = from the core count (REEL_THREADS). Default: 2.")
+    @Option(parsing: .unconditional, help: "x264 threads per recording, 0 = from the core count; 1 with --preset auto (REEL_THREADS). Default: 1.")
     var threads: String?
 
     @Option(parsing: .unconditional, help: "Frames of another shape: fit, fill or stretch (REEL_FIT). Default: fit.")
@@ -114,7 +123,7 @@ struct Serve: AsyncParsableCommand {
             .host: host, .port: port, .publicURL: publicURL, .spoolDirectory: spoolDir, .recordingsDirectory: recordingsDir,
             .token: token, .maxFrameBytes: maxFrameBytes, .maxFrameSize: maxFrameSize, .maxFrames: maxFrames,
             .maxSeconds: maxSeconds, .maxRecordings: maxRecordings, .idleSeconds: idleSeconds, .fps: fps, .size: size,
-            .preset: preset, .crf: crf, .threads: threads, .fit: fit, .timing: timing, .range: range,
+            .preset: preset, .presetMax: presetMax, .presetMin: presetMin, .encoderCores: encoderCores, .crf: crf, .threads: threads, .fit: fit, .timing: timing, .range: range,
             .retryMaxSeconds: retryMaxSeconds, .minFree: minFree, .connectionIdleSeconds: connectionIdleSeconds,
             .maxConnections: maxConnections, .maxPending: maxPending, .keepDays: keepDays, .keepBytes: keepBytes,
             .webhookURL: webhookURL, .webhookSecret: webhookSecret, .logLevel: logLevel, .logFormat: logFormat,

@@ -15,7 +15,8 @@ import Testing
         #expect(settings.port == 3001)
         #expect(settings.host == "0.0.0.0")
         #expect(settings.encoder.size == .hd720 && settings.encoder.fps == 27)
-        #expect(settings.encoder.preset == "veryfast")
+        #expect(settings.presetPolicy == .auto(slowest: "veryfast", fastest: "ultrafast"))
+        #expect(settings.encoder.threads == 1 && settings.encoderCores == nil)
         #expect(settings.token == nil)
         #expect(settings.logLevel == .info && settings.logFormat == .text)
     }
@@ -40,6 +41,15 @@ import Testing
         #expect(settings.supabase?.publicBucket == false)
     }
 
+    @Test func aFixedPresetTakesAnyThreadsAndAutoItsRange() throws {
+        let fixed = try settings(["REEL_PRESET": "medium", "REEL_THREADS": "4"])
+        #expect(fixed.presetPolicy == .fixed("medium") && fixed.encoder.preset == "medium" && fixed.encoder.threads == 4)
+        let auto = try settings(["REEL_PRESET": "auto", "REEL_PRESET_MAX": "fast", "REEL_PRESET_MIN": "superfast",
+                                 "REEL_ENCODER_CORES": "1.5"])
+        #expect(auto.presetPolicy == .auto(slowest: "fast", fastest: "superfast") && auto.encoderCores == 1.5)
+        #expect(auto.presetPolicy.choices == ["fast", "faster", "veryfast", "superfast"])
+    }
+
     @Test func anEmptyValueIsNotGiven() throws {
         let settings = try settings(["REEL_PORT": "", "REEL_TOKEN": ""])
         #expect(settings.port == 3001 && settings.token == nil)
@@ -54,7 +64,11 @@ import Testing
         ("REEL_FPS", "fast", "--fps (REEL_FPS): \"fast\" is not a whole number of frames per second"),
         ("REEL_IDLE_SECONDS", "-5", "--idle-seconds (REEL_IDLE_SECONDS): \"-5\" is not a number of seconds above 0"),
         ("REEL_IDLE_SECONDS", "nan", "--idle-seconds (REEL_IDLE_SECONDS): \"nan\" is not a number of seconds"),
-        ("REEL_PRESET", "warp", "--preset (REEL_PRESET): \"warp\" is not one of ultrafast"),
+        ("REEL_PRESET", "warp", "--preset (REEL_PRESET): \"warp\" is not auto or one of ultrafast"),
+        ("REEL_PRESET_MAX", "auto", "--preset-max (REEL_PRESET_MAX): \"auto\" is not one of ultrafast"),
+        ("REEL_PRESET_MIN", "medium", "--preset-min (REEL_PRESET_MIN): \"medium\" is not one of ultrafast, superfast, veryfast (no slower than --preset-max veryfast)"),
+        ("REEL_ENCODER_CORES", "0", "--encoder-cores (REEL_ENCODER_CORES): \"0\" is not a number of cores above 0"),
+        ("REEL_THREADS", "2", "--threads (REEL_THREADS): \"2\" is not 1, which --preset auto needs"),
         ("REEL_TIMING", "late", "--timing (REEL_TIMING): \"late\" is not one of constant, arrival"),
         ("REEL_MIN_FREE", "lots", "--min-free (REEL_MIN_FREE): \"lots\" is not a size"),
         ("REEL_LOG_FORMAT", "xml", "--log-format (REEL_LOG_FORMAT): \"xml\" is not one of text, json"),

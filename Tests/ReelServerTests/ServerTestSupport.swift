@@ -14,6 +14,8 @@ func testSettings(_ scratch: ScratchFolder, _ change: (inout ServerSettings) -> 
     settings.storageDirectory = scratch.file("videos")
     settings.spoolDirectory = scratch.file("spool")
     settings.recordingsDirectory = scratch.file("recordings")
+    // A fixed preset: admission by CPU is tested on its own (EncoderCapacityTests).
+    settings.presetPolicy = .fixed("ultrafast")
     settings.encoder.preset = "ultrafast"
     settings.encoder.threads = 1
     change(&settings)

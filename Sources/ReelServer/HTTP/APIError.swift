@@ -10,13 +10,16 @@ struct APIError: HTTPResponseError {
     var extra: [String: JSONValue] = [:]
     /// Set when the rest of the request is not worth reading (a body over the limit).
     var closesConnection = false
+    /// Seconds after which asking again may succeed (`Retry-After`).
+    var retryAfter: Int?
 
     init(_ status: HTTPResponse.Status, _ message: String, extra: [String: JSONValue] = [:],
-         closesConnection: Bool = false) {
+         closesConnection: Bool = false, retryAfter: Int? = nil) {
         self.status = status
         self.message = message
         self.extra = extra
         self.closesConnection = closesConnection
+        self.retryAfter = retryAfter
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -25,6 +28,7 @@ struct APIError: HTTPResponseError {
         fields["message"] = .string(message)
         var response = try jsonResponse(fields, status: status)
         if closesConnection { response.headers[.connection] = "close" }
+        if let retryAfter { response.headers[.retryAfter] = "\(retryAfter)" }
         return response
     }
 }

@@ -72,6 +72,7 @@ struct RecordingFields: Encodable, Sendable {
     var frames: Int
     var duration: Double
     var bytes: Int
+    var preset: String?
     var thumbnailURL: String?
     var videoURL: String?
     var attempts: Int?
@@ -79,7 +80,7 @@ struct RecordingFields: Encodable, Sendable {
     var nextAttempt: String?
 
     enum CodingKeys: String, CodingKey {
-        case status, id, state, created, frames, duration, bytes, attempts
+        case status, id, state, created, frames, duration, bytes, preset, attempts
         case thumbnailURL = "thumbnail url"
         case videoURL = "video url"
         case lastError = "last error"

@@ -38,6 +38,9 @@ extension APIError {
         case .alreadyFinished, .frameLimit, .timeLimit, .busy, .beingDeleted: status = .conflict
         case .deletingFailed(_, _, let storageAway): status = storageAway ? .serviceUnavailable : .badGateway
         case .tooMany: status = .tooManyRequests
+        case .encodersFull(_, _, _, _, _, let retryAfter):
+            self.init(.serviceUnavailable, error.description, retryAfter: retryAfter)
+            return
         case .cannotStart: status = .internalServerError
         case .noSpaceToStart: status = .insufficientStorage
         case .unknownCursor, .timestampOutOfRange: status = .badRequest

@@ -116,7 +116,7 @@ struct VideoController<Context: RequestContext> {
     private func fields(of entry: RecordingEntry, request: Request) -> RecordingFields {
         var fields = RecordingFields(id: entry.id, state: entry.state.rawValue,
                                      created: RecordingCatalog.timestamp(entry.created), frames: entry.frames,
-                                     duration: milliseconds(entry.duration), bytes: entry.bytes)
+                                     duration: milliseconds(entry.duration), bytes: entry.bytes, preset: entry.preset)
         if entry.hasThumbnail {
             fields.thumbnailURL = "\(baseURL(request))/video/recordings/\(entry.id)/thumbnail.jpg"
         }

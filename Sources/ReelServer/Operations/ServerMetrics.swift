@@ -26,12 +26,19 @@ struct ServerMetrics: Sendable {
     let diskFree: Meter
     let storedRecordings: Meter
     let storedBytes: Meter
+    let encoderLag: Meter
+    let encoderLoad: Meter
+    let encoderCapacity: Meter
     /// When this server started, for `process_start_time_seconds`.
     let started = Date()
     private let refused: [RefusalReason: CoreMetrics.Counter]
     private let deleted: [DeletionReason: CoreMetrics.Counter]
+    private let startedByPreset: [String: CoreMetrics.Counter]
+    private let presetCosts: [String: Meter]
+    private let creationsRefused: [CreationRefusal: CoreMetrics.Counter]
 
-    init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    /// `presets`: those recordings may get, each a line of `reel_preset_cost_cores`.
+    init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), presets: [String] = EncoderSettings.presets) {
         self.registry = registry
         var factory = PrometheusMetricsFactory(registry: registry)
         // A 720p frame takes 5–40 ms in x264; the default buckets start at 5 ms.
@@ -54,6 +61,18 @@ struct ServerMetrics: Sendable {
         diskFree = Meter(label: "reel_disk_free_bytes", factory: factory)
         storedRecordings = Meter(label: "reel_stored_recordings", factory: factory)
         storedBytes = Meter(label: "reel_stored_bytes", factory: factory)
+        encoderLag = Meter(label: "reel_encoder_lag_seconds", factory: factory)
+        encoderLoad = Meter(label: "reel_encoder_load_cores", factory: factory)
+        encoderCapacity = Meter(label: "reel_encoder_capacity_cores", factory: factory)
+        startedByPreset = Dictionary(uniqueKeysWithValues: EncoderSettings.presets.map { preset in
+            (preset, Counter(label: "reel_recordings_started_total", dimensions: [("preset", preset)], factory: factory))
+        })
+        presetCosts = Dictionary(uniqueKeysWithValues: presets.map { preset in
+            (preset, Meter(label: "reel_preset_cost_cores", dimensions: [("preset", preset)], factory: factory))
+        })
+        creationsRefused = Dictionary(uniqueKeysWithValues: CreationRefusal.allCases.map { reason in
+            (reason, Counter(label: "reel_recordings_refused_total", dimensions: [("reason", reason.rawValue)], factory: factory))
+        })
         // Every reason is registered from the start, at zero, so a graph has a line before the first refusal.
         refused = Dictionary(uniqueKeysWithValues: RefusalReason.allCases.map { reason in
             (reason, Counter(label: "reel_frames_refused_total", dimensions: [("reason", reason.rawValue)], factory: factory))
@@ -65,6 +84,15 @@ struct ServerMetrics: Sendable {
 
     /// Recordings deleted, by the rule that removed them.
     func recordingsDeleted(_ reason: DeletionReason) -> CoreMetrics.Counter { deleted[reason]! }
+
+    /// Recordings started, by the preset they encode with.
+    func recordingsStarted(_ preset: String) -> CoreMetrics.Counter? { startedByPreset[preset] }
+
+    /// What a recording at each preset is expected to cost, in cores.
+    func presetCost(_ preset: String) -> Meter? { presetCosts[preset] }
+
+    /// Recordings not started, by why.
+    func recordingsRefused(_ reason: CreationRefusal) -> CoreMetrics.Counter { creationsRefused[reason]! }
 
     /// Frames turned away, by why.
     func framesRefused(_ reason: RefusalReason) -> CoreMetrics.Counter { refused[reason]! }
@@ -84,6 +112,16 @@ struct ServerMetrics: Sendable {
     func exposition() -> [UInt8] {
         registry.emitToBuffer() + Array(ProcessMetrics.exposition(startTime: started).utf8)
     }
+}
+
+/// Why a recording was not started, as the `reason` label of `reel_recordings_refused_total`.
+enum CreationRefusal: String, CaseIterable, Sendable {
+    /// No CPU left for it under `--preset auto`.
+    case encodersFull = "encoders_full"
+    /// `--max-recordings` are in progress.
+    case maxRecordings = "max_recordings"
+    /// The spool's disk is full or under `--min-free`.
+    case insufficientStorage = "insufficient_storage"
 }
 
 /// Why a frame was refused, as the `reason` label of `reel_frames_refused_total`.
@@ -121,7 +159,7 @@ enum RefusalReason: String, CaseIterable, Sendable {
             case .noneInProgress, .unknown: self = .unknownRecording
             case .alreadyFinished, .frameLimit, .timeLimit: self = .recordingClosed
             case .noSpaceToStart, .noSpaceToFinish: self = .diskFull
-            case .tooMany, .cannotStart, .unknownCursor, .storingFailed, .timestampOutOfRange, .busy, .beingDeleted,
+            case .tooMany, .encodersFull, .cannotStart, .unknownCursor, .storingFailed, .timestampOutOfRange, .busy, .beingDeleted,
                  .deletingFailed:
                 self = .badRequest
             }

@@ -25,6 +25,7 @@ actor Recorder {
     private let renewal: LocationRenewal
     private let removal: RecordingRemoval
     private let retention: Retention
+    private var capacity: EncoderCapacity
 
     /// The time now, for idle limits: the continuous clock, or a test's own.
     private let now: @Sendable () -> ContinuousClock.Instant
@@ -37,6 +38,8 @@ actor Recorder {
         self.storage = storage
         self.metrics = metrics
         self.logger = logger
+        capacity = EncoderCapacity(settings: settings, logger: logger)
+        metrics.encoderCapacity.set(capacity.cores)
         layout = SpoolLayout(folder: settings.spoolDirectory)
         try layout.create()
         freeSpace = FreeSpace(path: settings.spoolDirectory, minimum: settings.minFreeBytes)
@@ -58,28 +61,51 @@ actor Recorder {
     /// Starts a recording; `timing` (constant or arrival) overrides the server's for this one.
     func create(timing: EncoderSettings.Timing? = nil) throws -> RecordingSession {
         guard active.count < settings.limits.maxRecordings else {
+            metrics.recordingsRefused(.maxRecordings).increment()
             throw RecordingError.tooMany(active: active.count)
         }
-        try freeSpace.check()
+        do { try freeSpace.check() } catch {
+            metrics.recordingsRefused(.insufficientStorage).increment()
+            throw error
+        }
         let id = UUID().uuidString.lowercased()
+        let preset: String
+        do { preset = try capacity.admit(id) } catch {
+            metrics.recordingsRefused(.encodersFull).increment()
+            logger.warning("recording refused: \(error)")
+            throw error
+        }
         let session: RecordingSession
         do {
             session = try RecordingSession(id: id, spool: layout.spool(id), settings: settings, freeSpace: freeSpace, timing: timing,
-                                           observer: metrics.encoderObserver, now: now)
+                                           preset: preset, observer: metrics.encoderObserver, now: now)
         } catch MediaError.diskFull(let path) {
+            capacity.release(id)
             freeSpace.invalidate()
             throw RecordingError.noSpaceToStart(path: path)
         } catch {
+            capacity.release(id)
             throw RecordingError.cannotStart(reason: "\(describe(error))")
         }
         active[id] = session
         order.append(id)
         // The time as saved (whole milliseconds): the entry read back after a restart is the same.
         let created = RecordingCatalog.date(RecordingCatalog.timestamp(session.createdAt)) ?? session.createdAt
-        recordings.add(RecordingEntry(id: id, created: created, state: .recording))
+        var entry = RecordingEntry(id: id, created: created, state: .recording)
+        entry.preset = preset
+        recordings.add(entry)
         metrics.recordingsActive.set(active.count)
-        logger.info("recording started", metadata: ["recording.id": "\(id)"])
+        metrics.recordingsStarted(preset)?.increment()
+        logger.info("recording started", metadata: [
+            "recording.id": "\(id)", "preset": "\(preset)",
+            "load.cores": "\(String(format: "%.2f of %.2f", capacity.load, capacity.cores))",
+        ])
         return session
+    }
+
+    /// Learns what recordings cost from the CPU time they spent since the last call.
+    func measureLoad() {
+        capacity.sample(Array(active.values))
     }
 
     /// The recording a request names, or the most recent one when it names none.
@@ -111,6 +137,7 @@ actor Recorder {
         if active.count >= settings.limits.maxRecordings {
             reasons.append("\(active.count) recordings are in progress, the limit (--max-recordings)")
         }
+        if let full = capacity.refusal { reasons.append(full.description) }
         if let since = await uploads.unreachableSince {
             reasons.append("storage unreachable since \(RecordingCatalog.timestamp(since))")
         }
@@ -169,6 +196,9 @@ actor Recorder {
         metrics.storedBytes.set(stored.bytes)
         let free = freeSpace.bytesFree
         if free != Int.max { metrics.diskFree.set(free) }
+        metrics.encoderLag.set(active.values.map { $0.encoderLag.inSeconds }.max() ?? 0)
+        metrics.encoderLoad.set(capacity.load)
+        for preset in settings.presetPolicy.choices { metrics.presetCost(preset)?.set(capacity.costs.cores(preset)) }
         return metrics.exposition()
     }
 
@@ -188,6 +218,8 @@ actor Recorder {
         let clock = ContinuousClock.now
         active[session.id] = nil
         order.removeAll { $0 == session.id }
+        capacity.sample(Array(active.values) + [session])
+        capacity.release(session.id)
         metrics.recordingsActive.set(active.count)
         recordings.update(session.id) { $0.state = .finishing; $0.frames = session.frames }
         let summary: VideoSummary
@@ -237,7 +269,9 @@ actor Recorder {
         logger.info("recording finished", metadata: [
             "recording.id": "\(session.id)", "reason": "\(reason)", "frames": "\(summary.frames)",
             "seconds": "\(String(format: "%.2f", summary.duration))", "bytes": "\(summary.bytes)",
+            "preset": "\(session.preset)",
             "encode.fps": "\(String(format: "%.1f", session.encodeFPS))",
+            "cpu.ms.per.frame": "\(session.cpuPerFrame)",
             "finish.ms": "\(elapsed.inMilliseconds)",
             "name": "\(recordings.entry(session.id)?.name ?? "")",
         ])
@@ -268,6 +302,7 @@ actor Recorder {
             }
         }
         tally.pendingUploads = recordings.pendingCount
+        capacity.save()
         return tally
     }
 

@@ -33,6 +33,8 @@ struct RecordingEntry: Codable, Sendable, Equatable {
     var lastError: String?
     var nextAttempt: Date?
     var hasThumbnail = false
+    /// The x264 preset it was encoded with; nil for recordings older than the field.
+    var preset: String?
 
     /// Newest first; the id breaks ties so pages never overlap.
     static func newerFirst(_ left: RecordingEntry, _ right: RecordingEntry) -> Bool {

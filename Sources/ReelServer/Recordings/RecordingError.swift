@@ -9,6 +9,8 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
     case timeLimit(id: String, seconds: Int)
     /// As many recordings are in progress as the server takes.
     case tooMany(active: Int)
+    /// The cores are taken: another recording, even at the fastest preset, would make every recording fall behind.
+    case encodersFull(recordings: Int, load: Double, cores: Double, fastest: String, needs: Double, retryAfter: Int)
     /// The spool could not be made; `reason` says why.
     case cannotStart(reason: String)
     /// The disk filled as the recording's files were made.
@@ -36,6 +38,8 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
         case let .frameLimit(id, frames): "recording \(id) reached its limit of \(frames) frames; finish it"
         case let .timeLimit(id, seconds): "recording \(id) reached its limit of \(seconds) seconds; finish it"
         case .tooMany(let active): "\(active) recordings are in progress, the limit; finish one first"
+        case let .encodersFull(recordings, load, cores, fastest, needs, retryAfter):
+            "no CPU for another recording: the \(recordings) in progress are expected to take \(cores2(load)) of the \(cores2(cores)) cores recordings may use (--encoder-cores), and one more needs \(cores2(needs)) even at \(fastest); try again in \(retryAfter) s"
         case .cannotStart(let reason): "cannot start a recording: \(reason)"
         case .noSpaceToStart(let path): "cannot start a recording: the disk of \(path) is full"
         case let .timestampOutOfRange(id, timestamp, first, seconds):
@@ -50,3 +54,6 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+/// Cores to two decimals, as messages give them.
+private func cores2(_ value: Double) -> String { String(format: "%.2f", value) }

@@ -12,6 +12,7 @@ struct RecordingJanitor: Service {
         let interval = Duration.seconds(max(0.1, min(1, recorder.settings.limits.idleSeconds / 4)))
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            await recorder.measureLoad()
             for id in await recorder.idleRecordings() {
                 _ = try? await recorder.finish(id, reason: "idle")
             }

@@ -24,11 +24,17 @@ final class RecordingSession: @unchecked Sendable {
     private var finishing = false
     /// Uploads whose body is still arriving: the recording is not idle meanwhile.
     private var receiving = 0
+    /// When the frames admitted and not yet handed to the recording arrived, for the encoder's lag.
+    private var inFlight: [ContinuousClock.Instant] = []
 
-    /// `timing` overrides the server's frame timing for this recording alone.
+    /// The x264 preset this recording encodes with.
+    var preset: String { settings.encoder.preset }
+
+    /// `timing` overrides the server's frame timing for this recording alone, `preset` its x264 preset.
     /// `spool` is the recording's file in the spool folder (`SpoolLayout.spool`).
     init(id: String, spool: String, settings: ServerSettings, freeSpace: FreeSpace, timing: EncoderSettings.Timing? = nil,
-         observer: EncoderObserver = EncoderObserver(), now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) throws {
+         preset: String? = nil, observer: EncoderObserver = EncoderObserver(),
+         now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) throws {
         self.id = id
         self.now = now
         started = now()
@@ -36,6 +42,7 @@ final class RecordingSession: @unchecked Sendable {
         self.freeSpace = freeSpace
         var settings = settings
         if let timing { settings.encoder.timing = timing }
+        if let preset { settings.encoder.preset = preset }
         self.settings = settings
         spoolPath = spool
         recording = try Recording(spoolPath: spoolPath, settings: settings.encoder, fit: settings.fit,
@@ -66,11 +73,14 @@ final class RecordingSession: @unchecked Sendable {
     /// `clientTimestamp` (ms, any origin) sets the frame's time with `--timing arrival`.
     func append(_ jpeg: ByteBuffer, clientTimestamp: Int64?) async throws {
         let pts = try admit(clientTimestamp: clientTimestamp)
+        let received = ContinuousClock.now
+        lock.withLock { inFlight.append(received) }
+        defer { lock.withLock { inFlight.remove(at: inFlight.firstIndex(of: received)!) } }
         try await onWorkQueue {
             // Finish may have been queued while this frame's body was read.
             guard !self.lock.withLock({ self.finishing }) else { throw MediaError.recordingFinished }
             do {
-                try jpeg.withUnsafeReadableBytes { try self.recording.append(jpeg: $0, pts: pts) }
+                try jpeg.withUnsafeReadableBytes { try self.recording.append(jpeg: $0, pts: pts, received: received) }
             } catch MediaError.diskFull(let path) {
                 self.freeSpace.invalidate()  // the next frame reads the disk again
                 throw MediaError.diskFull(path: path)
@@ -90,6 +100,22 @@ final class RecordingSession: @unchecked Sendable {
 
     /// A small JPEG of the recording for lists; nil when it has no frame.
     func thumbnail() throws -> [UInt8]? { try recording.thumbnail() }
+
+    /// How long the oldest frame received and not yet encoded has waited: above a
+    /// frame's time, the recording falls behind its camera.
+    var encoderLag: Duration {
+        let oldest = lock.withLock { inFlight.min() }
+        return max(oldest.map { ContinuousClock.now - $0 } ?? .zero, recording.encoderLag)
+    }
+
+    /// The CPU time its frames have cost so far.
+    var cpu: RecordingCPU { recording.cpu }
+
+    /// Milliseconds of CPU per frame, x264's and decoding's, for the log.
+    var cpuPerFrame: String {
+        let cpu = cpu, frames = Double(max(1, cpu.framesEncoded))
+        return String(format: "x264 %.1f, decode %.1f", cpu.encode.inSeconds * 1000 / frames, cpu.append.inSeconds * 1000 / frames)
+    }
 
     /// Frames encoded per second the encoder was busy: how far from its limit it ran.
     var encodeFPS: Double {

@@ -24,11 +24,16 @@ extension ServerSettings {
             "recordings": "\(recordingsDirectory)",
             "token": "\(token == nil ? "off" : "on")",
             "page": "served at /",
-            "encoder": "\(encoder.size) \(encoder.fps) fps, x264 \(encoder.preset) crf \(encoder.crf), \(encoder.threads == 0 ? "auto" : "\(encoder.threads)") threads, \(encoder.timing.rawValue) timing, \(encoder.range.rawValue) range, \(fit.rawValue)",
+            "encoder": "\(encoder.size) \(encoder.fps) fps, x264 \(presetPolicy.description)\(encoderCoresSummary) crf \(encoder.crf), \(encoder.threads == 0 ? "auto" : "\(encoder.threads)") thread\(encoder.threads == 1 ? "" : "s"), \(encoder.timing.rawValue) timing, \(encoder.range.rawValue) range, \(fit.rawValue)",
             "retention": "\(retentionSummary)",
             "webhook": "\(webhookURL.map { "\(WebhookDelivery.shown($0))\(webhookSecret == nil ? "" : ", signed")" } ?? "off")",
             "limits": "\(limits.maxRecordings) recordings, \(limits.maxFramesPerRecording) frames or \(limits.maxSecondsPerRecording) s each, frames up to \(ByteCount.text(limits.maxFrameBytes)) and \(limits.maxFrameSize), idle \(limits.idleSeconds.formatted()) s, \(ByteCount.text(minFreeBytes)) kept free",
         ]
+    }
+
+    private var encoderCoresSummary: String {
+        guard case .auto = presetPolicy else { return "" }
+        return String(format: " on %.2f cores", encoderCores ?? EncoderCapacity.availableCores * 0.9)
     }
 
     private var retentionSummary: String {

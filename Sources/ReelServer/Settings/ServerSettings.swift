@@ -19,7 +19,11 @@ public struct ServerSettings: Sendable {
     /// When set, every route but the CORS preflight and `/healthz` needs it as a bearer token.
     public var token: String?
     public var limits = Limits()
-    public var encoder = EncoderSettings(threads: 2)
+    /// x264 on one thread per recording: many recordings share the cores best that way.
+    public var encoder = EncoderSettings(threads: 1)
+    public var presetPolicy = PresetPolicy.auto(slowest: "veryfast", fastest: "ultrafast")
+    /// Cores the recordings may use under `--preset auto`; nil: 90% of the cores the process may run on.
+    public var encoderCores: Double?
     public var fit = FitMode.fit
     /// Supabase Storage, when `SUPABASE_URL`, `SUPABASE_KEY` and `BUCKET_NAME` are all set.
     public var supabase: SupabaseStorage.Configuration?
@@ -89,11 +93,16 @@ extension ServerSettings {
         limits.idleSeconds = try read.double(.idleSeconds, is: seconds, valid: { $0 > 0 && $0 <= day }) ?? limits.idleSeconds
         encoder.fps = try read.int(.fps, in: 1...240, is: "a whole number of frames per second from 1 to 240") ?? encoder.fps
         encoder.size = try read.value(.size, is: dimensions, FrameSize.init, valid: Self.isVideoSize) ?? encoder.size
-        encoder.preset = try read.value(.preset, is: "one of " + EncoderSettings.presets.joined(separator: ", "),
-                                        { EncoderSettings.presets.contains($0) ? $0 : nil }) ?? encoder.preset
+        presetPolicy = try Self.presetPolicy(read)
+        if case .fixed(let preset) = presetPolicy { encoder.preset = preset }
+        encoderCores = try read.double(.encoderCores, is: "a number of cores above 0, e.g. 1.5",
+                                       valid: { $0 > 0 && $0 <= 4096 })
         encoder.crf = try read.int(.crf, in: 0...51, is: "a whole number from 0 (best) to 51 (smallest)") ?? encoder.crf
         encoder.threads = try read.int(.threads, in: 0...64, is: "a whole number from 0 (from the cores) to 64")
             ?? encoder.threads
+        if case .auto = presetPolicy, encoder.threads != 1 {
+            throw SettingError(.threads, "\"\(encoder.threads)\" is not 1, which --preset auto needs: it encodes each recording on one thread to know what it costs; give a fixed --preset to use more threads")
+        }
         fit = try read.choice(.fit, of: FitMode.self) ?? fit
         encoder.timing = try read.choice(.timing, of: EncoderSettings.Timing.self) ?? encoder.timing
         encoder.range = try read.choice(.range, of: ColorRange.self) ?? encoder.range
@@ -117,6 +126,21 @@ extension ServerSettings {
         logLevel = try read.choice(.logLevel, of: Logger.Level.self) ?? logLevel
         logFormat = try read.choice(.logFormat, of: LogFormat.self) ?? logFormat
         supabase = try Self.supabase(read)
+    }
+
+    /// `--preset auto` (the default) between `--preset-max` and `--preset-min`, or one preset for every recording.
+    private static func presetPolicy(_ read: SettingReader) throws -> PresetPolicy {
+        let presets = EncoderSettings.presets
+        let names = presets.joined(separator: ", ")
+        let preset = try read.value(.preset, is: "auto or one of " + names, { $0 == "auto" || presets.contains($0) ? $0 : nil })
+        let slowest = try read.value(.presetMax, is: "one of " + names, { presets.contains($0) ? $0 : nil }) ?? "veryfast"
+        let fastest = try read.value(.presetMin, is: "one of " + names, { presets.contains($0) ? $0 : nil }) ?? "ultrafast"
+        if let preset, preset != "auto" { return .fixed(preset) }
+        let slowestIndex = presets.firstIndex(of: slowest)!
+        guard presets.firstIndex(of: fastest)! <= slowestIndex else {
+            throw SettingError(.presetMin, "\"\(fastest)\" is not one of \(presets[...slowestIndex].joined(separator: ", ")) (no slower than --preset-max \(slowest))")
+        }
+        return .auto(slowest: slowest, fastest: fastest)
     }
 
     /// The original service's three names; all or none.

@@ -1,0 +1,130 @@
+import Foundation
+import Logging
+import ReelErrors
+import ReelMedia
+
+/// The cores recordings need against the cores they may use.
+///
+/// Under `--preset auto` each new recording gets the slowest preset that fits
+/// beside every recording already admitted, counted from its creation (before
+/// its first frame), or is refused: a camera turned away honestly instead of
+/// every camera falling behind. A running recording keeps its preset. The costs
+/// behind the choice are learnt from the CPU time recordings spend, and kept in
+/// a file so a restart starts from this machine's figures.
+struct EncoderCapacity {
+    let policy: PresetPolicy
+    /// Cores the recordings may use.
+    let cores: Double
+    /// What recordings cost here, learnt as they run.
+    var costs: PresetCosts
+    /// Recordings in progress and their presets.
+    private(set) var admitted: [String: String] = [:]
+    private let costsPath: String
+    private let logger: Logger
+    /// Only x264 on one thread spends its CPU on the thread that is measured.
+    private let learns: Bool
+    private var lastSaved = ContinuousClock.now
+    private var unsaved = false
+    /// What the process and each recording had spent at the last sample.
+    private var lastProcessCPU: Duration?
+    private var lastReadings: [String: RecordingCPU] = [:]
+    /// The readings each recording's x264 figure was last learnt from.
+    private var learntReadings: [String: RecordingCPU] = [:]
+
+    static let costsFile = "encoder-costs.json"
+    /// What a refused camera is told to wait before asking again.
+    static let retryAfterSeconds = 10
+
+    init(settings: ServerSettings, logger: Logger) {
+        policy = settings.presetPolicy
+        cores = settings.encoderCores ?? Self.availableCores * 0.9
+        costsPath = settings.recordingsDirectory + "/" + Self.costsFile
+        self.logger = logger
+        learns = settings.encoder.threads == 1
+        let (costs, problem) = PresetCosts.load(from: costsPath, size: settings.encoder.size, fps: settings.encoder.fps)
+        self.costs = costs
+        if let problem { logger.warning("\(problem)") }
+    }
+
+    /// The cores this process may run on (its CPU affinity; a container's quota is given with --encoder-cores).
+    static var availableCores: Double { Double(ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// Cores every recording admitted is expected to take.
+    var load: Double { admitted.values.reduce(0) { $0 + costs.cores($1) } }
+
+    /// The preset a new recording `id` gets, counted from now on; throws when none fits.
+    mutating func admit(_ id: String) throws -> String {
+        if case .fixed(let preset) = policy {
+            admitted[id] = preset
+            return preset
+        }
+        let load = self.load
+        guard let preset = policy.choices.first(where: { load + costs.cores($0) <= cores }) else {
+            throw full(load: load)
+        }
+        admitted[id] = preset
+        return preset
+    }
+
+    /// The recording no longer encodes.
+    mutating func release(_ id: String) {
+        admitted[id] = nil
+        lastReadings[id] = nil
+        learntReadings[id] = nil
+    }
+
+    /// Why no recording can start now; nil when one can.
+    var refusal: RecordingError? {
+        guard case .auto = policy, let fastest = policy.choices.last, load + costs.cores(fastest) > cores else { return nil }
+        return full(load: load)
+    }
+
+    private func full(load: Double) -> RecordingError {
+        let fastest = policy.choices.last!
+        return .encodersFull(recordings: admitted.count, load: load, cores: cores, fastest: fastest,
+                             needs: costs.cores(fastest), retryAfter: Self.retryAfterSeconds)
+    }
+
+    /// Learns from the CPU time spent since the last sample: each recording's
+    /// x264 once it has encoded a second of video more, the rest from the
+    /// process's CPU time less x264's, per frame.
+    mutating func sample(_ sessions: [RecordingSession]) {
+        guard learns, let processCPU = CPUTime.process() else { return }
+        var readings: [String: RecordingCPU] = [:]
+        var encodeSpent = Duration.zero, framesSpent = 0
+        for session in sessions {
+            let now = session.cpu
+            readings[session.id] = now
+            let before = lastReadings[session.id] ?? RecordingCPU()
+            encodeSpent += now.encode - before.encode
+            framesSpent += now.framesEncoded - before.framesEncoded
+            let learnt = learntReadings[session.id] ?? RecordingCPU()
+            if now.framesEncoded - learnt.framesEncoded >= costs.fps {
+                costs.learnEncode(session.preset, cpu: now.encode - learnt.encode, frames: now.framesEncoded - learnt.framesEncoded)
+                learntReadings[session.id] = now
+                unsaved = true
+            }
+        }
+        // A recording that ended between samples took CPU no reading shows: that interval teaches nothing.
+        let sameRecordings = Set(lastReadings.keys).isSubset(of: readings.keys)
+        if let lastProcessCPU, sameRecordings, framesSpent >= costs.fps {
+            costs.learnPerFrame(cpu: processCPU - lastProcessCPU - encodeSpent, frames: framesSpent)
+            unsaved = true
+        }
+        lastProcessCPU = processCPU
+        lastReadings = readings
+        if unsaved, ContinuousClock.now - lastSaved > .seconds(60) { save() }
+    }
+
+    /// Keeps what was learnt for the next start.
+    mutating func save() {
+        guard unsaved else { return }
+        lastSaved = .now
+        unsaved = false
+        do {
+            try costs.save(to: costsPath)
+        } catch {
+            logger.warning("cannot keep the encoder costs learnt: \(describe(error))")
+        }
+    }
+}
