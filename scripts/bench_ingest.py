@@ -266,6 +266,9 @@ class Server:
             # swift-log's StreamLogHandler: "2026-01-01T00:00:00+0000 warning reel: ..."
             words = line.split()
             level = words[1].lower() if len(words) > 1 else ""
+            # A camera refused for lack of CPU (--preset auto) is the server working as meant.
+            if "recording refused: no CPU" in line:
+                continue
             if level in ("warning", "error", "critical") or "fatal error" in line.lower():
                 problem(f"{what}: server log: {line.strip()}")
 

@@ -48,7 +48,8 @@ public final class ServerClient: @unchecked Sendable {
     }
 
     /// One request; when the server is away (no connection, 5xx) it is tried
-    /// again with growing waits for up to `retryFor`, then the error is thrown.
+    /// again with growing waits (or as long as `Retry-After` says) for up to
+    /// `retryFor`, then the error is thrown.
     private func call(_ method: String, _ path: String, id: String? = nil, body: [UInt8]? = nil) throws -> [String: Any] {
         var headers = [HTTPClient.Header("Accept", "application/json")]
         if let token { headers.append(HTTPClient.Header("Authorization", "Bearer \(token)")) }
@@ -65,6 +66,10 @@ public final class ServerClient: @unchecked Sendable {
                 if (200..<300).contains(response.status) { return answer }
                 let refusal = Refused(status: response.status, message: answer["message"] as? String ?? response.text)
                 if response.status < 500 { throw refusal }
+                // A server with no CPU for another recording says when to ask again.
+                if let seconds = response.header("Retry-After").flatMap(Int.init), seconds > 0 {
+                    wait = .seconds(seconds)
+                }
                 if ContinuousClock.now + wait > deadline { throw refusal }
             } catch let error as HTTPClient.TransportError {
                 if ContinuousClock.now + wait > deadline { throw Unreachable(url: base + path, reason: error.message) }

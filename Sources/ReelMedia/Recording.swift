@@ -39,18 +39,20 @@ public final class Recording: @unchecked Sendable {
     private var decodeTime = Duration.zero
     private var appendCPU = Duration.zero
     private var framesDecoded = 0
-    /// The picture a thumbnail is made from: the frame one second in (a camera's
-    /// first frames are often dark while its exposure settles), or the first.
-    private var thumbnailPicture: VideoFrame?
+    /// The picture a thumbnail is made from, kept small (the encoder's picture goes
+    /// back to the pool): the frame one second in (a camera's first frames are often
+    /// dark while its exposure settles), or the first.
+    private var thumbnailPicture: Result<VideoFrame, Error>?
+    static let thumbnailKeptWidth = 640
 
     public init(spoolPath: String, settings: EncoderSettings = EncoderSettings(), fit: FitMode = .fit,
                 maxFrameSize: FrameSize = FrameSize(width: 7680, height: 4320), queueCapacity: Int = 4,
                 journaled: Bool = false, observer: EncoderObserver = EncoderObserver()) throws {
         self.spoolPath = spoolPath
         self.settings = settings
-        // Pictures in the queue, the one being encoded and the one being decoded are all there is to recycle.
+        // A recording that keeps up has a picture or two in flight; a backlog's extra pictures are freed.
         decoder = FrameDecoder(outputSize: settings.size, outputRange: settings.range, fit: fit, maxSize: maxFrameSize,
-                               spare: queueCapacity + 2)
+                               spare: 2)
         do {
             journal = journaled ? try FrameJournal(folder: FrameJournal.folder(forSpool: spoolPath),
                                                    settings: JournalSettings(settings, fit: fit)) : nil
@@ -83,7 +85,9 @@ public final class Recording: @unchecked Sendable {
         try journal?.append(jpeg: jpeg, pts: time)
         clock.advance(pts, to: time)
         decodeLock.withLock {
-            if framesDecoded == 0 || framesDecoded == settings.fps { thumbnailPicture = picture }
+            if framesDecoded == 0 || framesDecoded == settings.fps {
+                thumbnailPicture = Result { try picture.reduced(toWidth: Self.thumbnailKeptWidth) }
+            }
             framesDecoded += 1
         }
         try encoderStep { try queue.push(picture, pts: time, received: received) }
@@ -129,11 +133,10 @@ public final class Recording: @unchecked Sendable {
     /// How long the oldest frame given to `append` and not yet encoded has waited; zero when none waits.
     public var encoderLag: Duration { queue.lag(now: .now) }
 
-    /// A small JPEG of one of the recording's frames (see `VideoFrame.jpegThumbnail`);
-    /// nil before the first frame. The encoder only reads its pictures, so
-    /// keeping one costs no copy.
+    /// A small JPEG of one of the recording's frames (see `VideoFrame.jpegThumbnail`),
+    /// at most `thumbnailKeptWidth` wide; nil before the first frame.
     public func thumbnail(width: Int = 320, quality: Int = 80) throws -> [UInt8]? {
-        try decodeLock.withLock { try thumbnailPicture?.jpegThumbnail(width: width, quality: quality) }
+        try decodeLock.withLock { try thumbnailPicture?.get().jpegThumbnail(width: width, quality: quality) }
     }
 
     /// Encodes what is queued, closes the spool and writes the faststart MP4 to
@@ -289,6 +292,7 @@ final class EncodeQueue: @unchecked Sendable {
     }
 
     private func run() {
+        ThreadPriority.lowerCallingThread()
         while true {
             condition.lock()
             while pending.isEmpty && !closed { condition.wait() }

@@ -26,7 +26,10 @@ struct Reel: AsyncParsableCommand {
                 var command = command
                 try command.run()
             }
-        } catch where error is ExitCode || error is ValidationError || error is CleanExit {
+        } catch where error is ExitCode || error is ValidationError || error is CleanExit
+                    || exitCode(for: error).isSuccess {
+            // ArgumentParser's own requests: --help, -h and `help <sub>` parse to its
+            // HelpCommand, whose run() throws the help request for exit(withError:) to print.
             exit(withError: error)
         } catch {
             printError("error: \(describe(error))")

@@ -6,13 +6,13 @@ costs are given (the file the server keeps what it learnt in), never timed, and
 from __future__ import annotations
 
 import json
-import signal
+import subprocess
 import time
 
 import pytest
 import requests
 
-from conftest import (FRAMES, HTTP_TIMEOUT, assert_error, create, finish, finish_ok, metric_samples, poll,
+from conftest import (FRAMES, HTTP_TIMEOUT, REEL_BIN, assert_error, create, finish, finish_ok, metric_samples, poll,
                       recording_status, upload_ok)
 
 # What x264 and the rest cost a 720p27 recording in cores, as a 2-core x86 server measured them:
@@ -26,11 +26,11 @@ MEASURED = {
 
 
 def auto_server(server, tmp_path, cores="1.9", costs=MEASURED, **options):
-    recordings = tmp_path / "recordings"
-    recordings.mkdir(exist_ok=True)
+    spool = tmp_path / "spool"
+    spool.mkdir(exist_ok=True)
     if costs is not None:
-        (recordings / "encoder-costs.json").write_text(json.dumps(costs) if isinstance(costs, dict) else costs)
-    return server(preset="auto", encoder_cores=cores, recordings_dir=recordings, **options)
+        (spool / "encoder-costs.json").write_text(json.dumps(costs) if isinstance(costs, dict) else costs)
+    return server(preset="auto", encoder_cores=cores, spool_dir=spool, recordings_dir=tmp_path / "recordings", **options)
 
 
 def create_answer(srv) -> requests.Response:
@@ -68,19 +68,21 @@ def test_auto_gives_slower_presets_first_and_refuses_with_503_when_no_preset_fit
     assert m['reel_preset_cost_cores{preset="superfast"}'] == pytest.approx(0.35)
     assert 'reel_preset_cost_cores{preset="medium"}' not in m  # auto never gives it
 
-    # A veryfast recording ends: room for another veryfast; the others keep the presets they started with.
+    # A veryfast recording ends; the others keep the presets they started with. With 1.20 taken, veryfast
+    # would fit (1.85) but leave no room for another camera: the newcomer gets superfast.
     assert finish(srv, ids[0]).status_code == 409  # no frames: nothing to store, but its cores are free
     assert requests.get(srv.url("/readyz"), timeout=HTTP_TIMEOUT).status_code == 200
     newest = create(srv)
-    assert recording_status(srv, newest)["preset"] == "veryfast"
+    assert recording_status(srv, newest)["preset"] == "superfast"
     assert [recording_status(srv, rid)["preset"] for rid in ids[1:]] == ["veryfast", "superfast", "ultrafast"]
     assert "preset=superfast" in srv.log() and "recording started" in srv.log()
+    assert "unreadable" not in srv.log()  # the costs file is nobody's entry
 
 
 @pytest.mark.timeout(120)
 def test_a_recording_under_auto_is_encoded_with_its_preset_and_teaches_its_cost(server, tmp_path):
-    srv = auto_server(server, tmp_path, cores="1.0", idle_seconds=30)
-    ids = [create(srv) for _ in range(2)]  # 0.65, then 0.35: the second gets superfast
+    srv = auto_server(server, tmp_path, cores="1.02", idle_seconds=30)
+    ids = [create(srv) for _ in range(2)]  # 0.65, then 0.35: the second, the last that fits, gets superfast
     assert [recording_status(srv, rid)["preset"] for rid in ids] == ["veryfast", "superfast"]
     for rid in ids:
         for i in range(60):
@@ -94,7 +96,7 @@ def test_a_recording_under_auto_is_encoded_with_its_preset_and_teaches_its_cost(
     options = [v.read_bytes().split(b"x264 - core", 1)[1][:2000] for v in srv.stored_videos()]
     assert sorted(o.split(b"subme=", 1)[1][:1] for o in options) == [b"1", b"2"]
     assert srv.terminate() == 0
-    learnt = json.loads((tmp_path / "recordings" / "encoder-costs.json").read_text())
+    learnt = json.loads((tmp_path / "spool" / "encoder-costs.json").read_text())
     assert learnt["encode"]["veryfast"]["frames"] > 2700 and learnt["encode"]["superfast"]["frames"] > 2700
     assert "preset=veryfast" in srv.log() and "cpu.ms.per.frame=x264" in srv.log()
 
@@ -103,7 +105,7 @@ def test_a_recording_under_auto_is_encoded_with_its_preset_and_teaches_its_cost(
 def test_a_fixed_preset_admits_by_the_limit_alone(server, tmp_path):
     srv = auto_server(server, tmp_path, cores="0.5")
     srv.terminate()
-    fixed = server(preset="veryfast", encoder_cores="0.5", recordings_dir=tmp_path / "recordings")
+    fixed = server(preset="veryfast", encoder_cores="0.5", spool_dir=tmp_path / "spool")
     ids = [create(fixed) for _ in range(5)]
     assert {recording_status(fixed, rid)["preset"] for rid in ids} == {"veryfast"}
     assert requests.get(fixed.url("/readyz"), timeout=HTTP_TIMEOUT).status_code == 200
@@ -117,6 +119,27 @@ def test_a_fixed_preset_admits_by_the_limit_alone(server, tmp_path):
 def test_costs_that_cannot_be_used_are_learnt_anew_with_a_warning(server, tmp_path, costs, warning):
     srv = auto_server(server, tmp_path, costs=costs)
     poll(lambda: warning in srv.log(), timeout=10, what="the warning")
-    # The reference figures for 720p27: veryfast 0.54, so 3 fit in 1.9 cores and a fourth gets a faster preset.
+    # The reference figures for 720p27: veryfast 0.54, superfast 0.38, ultrafast 0.29 a recording in 1.9 cores.
     presets = [recording_status(srv, create(srv))["preset"] for _ in range(3)]
-    assert presets == ["veryfast", "veryfast", "veryfast"]
+    assert presets == ["veryfast", "veryfast", "superfast"]
+
+
+@pytest.mark.timeout(120)
+def test_reel_capture_refused_for_cpu_asks_again_when_retry_after_says(server, tmp_path):
+    srv = auto_server(server, tmp_path, cores="0.3")  # one ultrafast recording (0.20) and no room for a second
+    first = create(srv)
+    started = time.monotonic()
+    camera = subprocess.Popen([str(REEL_BIN), "capture", "--source", "pattern", "--size", "640x360", "--fps", "30",
+                               "--frames", "20", "--server", srv.base],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        poll(lambda: "recording refused" in srv.log(), timeout=20, what="the camera's first refusal")
+        assert finish(srv, first).status_code == 409  # frees its cores
+        out, err = camera.communicate(timeout=60)
+    finally:
+        camera.kill()
+    assert camera.returncode == 0, err
+    # It waited the 10 s Retry-After said, not its own quarter-second steps: one refusal, then a recording.
+    assert srv.log().count("recording refused") == 1
+    assert time.monotonic() - started >= 9
+    assert "captured 20, sent 20" in err

@@ -234,6 +234,19 @@ def test_a_port_in_use_is_named_with_what_to_do(tmp_path):
         "stop it or choose another with --port (REEL_PORT)")
 
 
+@pytest.mark.parametrize("args, shows", [
+    (["--help"], "SUBCOMMANDS:"),
+    (["-h"], "SUBCOMMANDS:"),
+    (["serve", "--help"], "--preset-max"),
+    (["help", "transcode"], "USAGE: reel transcode"),
+    (["capture", "--help"], "--server"),
+])
+def test_help_is_printed_for_every_command(args, shows):
+    result = subprocess.run([str(REEL_BIN), *args], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert shows in result.stdout and result.stderr == "", (result.stdout[:500], result.stderr)
+
+
 def test_version_is_printed_and_logged(tmp_path):
     version = subprocess.run([str(REEL_BIN), "--version"], capture_output=True, text=True, timeout=30)
     assert version.returncode == 0

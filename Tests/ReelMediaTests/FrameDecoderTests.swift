@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import ReelMedia
 import ReelTestSupport
@@ -55,6 +56,41 @@ import ReelTestSupport
         #expect(full.min()! <= 2 && full.max()! >= 253)
         #expect(limited.min()! >= 16 && limited.max()! <= 235)
         #expect(limited.max()! >= 233)
+    }
+
+    @Test func limitedRangeIsEveryLevelRoundedToTheNearest() throws {
+        let bytes = try Fixtures.bytes("gray-ramp-1280x720.jpg")
+        let full = try FrameDecoder(outputRange: .full).decode(bytes)
+        let limited = try FrameDecoder(outputRange: .limited).decode(bytes)
+        for (plane, scale) in [(0, 219.0), (1, 224.0), (2, 224.0)] {
+            let expected = full.samples(plane: plane).map { UInt8((Double($0) * scale / 255).rounded() + 16) }
+            #expect(limited.samples(plane: plane) == expected)
+        }
+    }
+
+    @Test func anEncoderThreadYieldsToTheOthersAndOnlyItself() async {
+        let before = ThreadPriority.current
+        let lowered = await withCheckedContinuation { continuation in
+            Thread {
+                let worked = ThreadPriority.lowerCallingThread()
+                continuation.resume(returning: worked ? ThreadPriority.current : nil)
+            }.start()
+        }
+        #expect(lowered == min(before + 5, 19))
+        #expect(ThreadPriority.current == before)
+    }
+
+    @Test func theEncodersPicturesAreRecycledOnlyWhenNobodyElseHoldsThem() throws {
+        let pool = FramePool(capacity: 1)
+        var first = try pool.picture(size: .hd720, range: .limited)
+        let identity = ObjectIdentifier(first)
+        pool.recycle(&first)
+        var second = try pool.picture(size: .hd720, range: .limited)
+        #expect(ObjectIdentifier(second) == identity)
+        let holder = second
+        pool.recycle(&second)
+        #expect(ObjectIdentifier(try pool.picture(size: .hd720, range: .limited)) != identity)
+        _ = holder
     }
 
     static let badFixtures: [(String, String)] = [

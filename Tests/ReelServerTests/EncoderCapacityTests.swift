@@ -25,8 +25,8 @@ import Testing
         settings.presetPolicy = policy
         settings.encoderCores = cores
         settings.encoder.threads = threads
-        try FileManager.default.createDirectory(atPath: settings.recordingsDirectory, withIntermediateDirectories: true)
-        if let costs { try costs.save(to: settings.recordingsDirectory + "/" + EncoderCapacity.costsFile) }
+        try FileManager.default.createDirectory(atPath: settings.spoolDirectory, withIntermediateDirectories: true)
+        if let costs { try costs.save(to: settings.spoolDirectory + "/" + EncoderCapacity.costsFile) }
         return EncoderCapacity(settings: settings, logger: Logger(label: "reel-test"))
     }
 
@@ -49,7 +49,19 @@ import Testing
         #expect(capacity.admitted["e"] == nil)
         capacity.release("a")
         #expect(capacity.refusal == nil)
-        #expect(try capacity.admit("f") == "veryfast")
+        // 1.20 taken: veryfast would fit (1.85) but leave no room for another camera; superfast does.
+        #expect(try capacity.admit("f") == "superfast")
+    }
+
+    @Test func roomIsKeptForOneMoreCameraAtTheFastestPresetWhileThereCanBe() throws {
+        // 1.45 cores. Taking the slowest preset that fits would give veryfast twice (1.30) and then refuse;
+        // keeping room for one more ultrafast (0.20) carries four cameras.
+        var capacity = try capacity(cores: 1.45, costs: measured())
+        #expect(try capacity.admit("a") == "veryfast")  // 0.65 + 0.20 fits
+        #expect(try capacity.admit("b") == "superfast") // 1.30 + 0.20 would not: 1.00 + 0.20
+        #expect(try capacity.admit("c") == "ultrafast") // 1.20 + 0.20
+        #expect(try capacity.admit("d") == "ultrafast") // the last that fits: 1.40
+        #expect(throws: RecordingError.self) { try capacity.admit("e") }
     }
 
     @Test func aRunningRecordingNeverGetsASlowerPreset() throws {

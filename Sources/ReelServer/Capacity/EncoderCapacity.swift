@@ -7,8 +7,10 @@ import ReelMedia
 ///
 /// Under `--preset auto` each new recording gets the slowest preset that fits
 /// beside every recording already admitted, counted from its creation (before
-/// its first frame), or is refused: a camera turned away honestly instead of
-/// every camera falling behind. A running recording keeps its preset. The costs
+/// its first frame), and still leaves room for one more camera at the fastest
+/// preset; the last camera that fits gets the slowest preset that fits. When
+/// none fits it is refused: a camera turned away honestly instead of every
+/// camera falling behind. A running recording keeps its preset. The costs
 /// behind the choice are learnt from the CPU time recordings spend, and kept in
 /// a file so a restart starts from this machine's figures.
 struct EncoderCapacity {
@@ -21,7 +23,7 @@ struct EncoderCapacity {
     private(set) var admitted: [String: String] = [:]
     private let costsPath: String
     private let logger: Logger
-    /// Only x264 on one thread spends its CPU on the thread that is measured.
+    /// Costs are learnt for auto alone, and only x264 on one thread spends its CPU on the thread measured.
     private let learns: Bool
     private var lastSaved = ContinuousClock.now
     private var unsaved = false
@@ -38,9 +40,10 @@ struct EncoderCapacity {
     init(settings: ServerSettings, logger: Logger) {
         policy = settings.presetPolicy
         cores = settings.encoderCores ?? Self.availableCores * 0.9
-        costsPath = settings.recordingsDirectory + "/" + Self.costsFile
+        // Beside the spools (the recordings folder's .json files are entries).
+        costsPath = settings.spoolDirectory + "/" + Self.costsFile
         self.logger = logger
-        learns = settings.encoder.threads == 1
+        if case .auto = policy { learns = settings.encoder.threads == 1 } else { learns = false }
         let (costs, problem) = PresetCosts.load(from: costsPath, size: settings.encoder.size, fps: settings.encoder.fps)
         self.costs = costs
         if let problem { logger.warning("\(problem)") }
@@ -58,8 +61,10 @@ struct EncoderCapacity {
             admitted[id] = preset
             return preset
         }
-        let load = self.load
-        guard let preset = policy.choices.first(where: { load + costs.cores($0) <= cores }) else {
+        let load = self.load, choices = policy.choices
+        let roomForOneMore = costs.cores(choices.last!)
+        guard let preset = choices.first(where: { load + costs.cores($0) + roomForOneMore <= cores })
+            ?? choices.first(where: { load + costs.cores($0) <= cores }) else {
             throw full(load: load)
         }
         admitted[id] = preset
