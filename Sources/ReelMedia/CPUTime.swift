@@ -22,23 +22,3 @@ public enum CPUTime {
         return try body()
     }
 }
-
-/// Scheduling of the calling thread.
-enum ThreadPriority {
-    /// Makes the calling thread yield the CPU to the process's other threads
-    /// (`nice` applies per thread on Linux): encoders run on what frames'
-    /// decoding and HTTP leave, so uploads are answered quickly even when every
-    /// core is encoding; a short queue absorbs the wait. False when refused.
-    @discardableResult
-    static func lowerCallingThread(by steps: Int32 = 5) -> Bool {
-        // On Linux, PRIO_PROCESS with id 0 is the calling thread alone.
-        let which = __priority_which_t(PRIO_PROCESS.rawValue)
-        errno = 0
-        let current = getpriority(which, 0)
-        guard errno == 0 else { return false }
-        return setpriority(which, 0, min(current + steps, 19)) == 0
-    }
-
-    /// The calling thread's nice value.
-    static var current: Int32 { getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) }
-}

@@ -292,7 +292,6 @@ final class EncodeQueue: @unchecked Sendable {
     }
 
     private func run() {
-        ThreadPriority.lowerCallingThread()
         while true {
             condition.lock()
             while pending.isEmpty && !closed { condition.wait() }

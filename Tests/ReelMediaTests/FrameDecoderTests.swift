@@ -68,18 +68,6 @@ import ReelTestSupport
         }
     }
 
-    @Test func anEncoderThreadYieldsToTheOthersAndOnlyItself() async {
-        let before = ThreadPriority.current
-        let lowered = await withCheckedContinuation { continuation in
-            Thread {
-                let worked = ThreadPriority.lowerCallingThread()
-                continuation.resume(returning: worked ? ThreadPriority.current : nil)
-            }.start()
-        }
-        #expect(lowered == min(before + 5, 19))
-        #expect(ThreadPriority.current == before)
-    }
-
     @Test func theEncodersPicturesAreRecycledOnlyWhenNobodyElseHoldsThem() throws {
         let pool = FramePool(capacity: 1)
         var first = try pool.picture(size: .hd720, range: .limited)
