@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import time
 
 import pytest
@@ -143,3 +144,31 @@ def test_reel_capture_refused_for_cpu_asks_again_when_retry_after_says(server, t
     assert srv.log().count("recording refused") == 1
     assert time.monotonic() - started >= 9
     assert "captured 20, sent 20" in err
+
+
+@pytest.mark.timeout(180)
+def test_encoder_lag_shows_a_recording_falling_behind_and_clears_when_it_catches_up(server):
+    # medium at 720p on one thread takes far longer per frame than back-to-back uploads, once its
+    # 40 frames of lookahead are full (until then x264 takes frames without encoding them).
+    srv = server(preset="medium", idle_seconds=60)
+    rid = create(srv)
+    assert samples(srv)["reel_encoder_lag_seconds"] == 0
+    done = threading.Event()
+
+    def send():
+        try:
+            for i in range(120):
+                upload_ok(srv, FRAMES[i % 3], rid, raw=True)
+        finally:
+            done.set()
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    lags = []
+    while not done.is_set():
+        lags.append(samples(srv)["reel_encoder_lag_seconds"])
+        time.sleep(0.1)
+    sender.join(timeout=60)
+    assert max(lags) > 0.1, lags  # frames waited for the encoder (more than a frame's time), and the metric said so
+    assert finish_ok(srv, rid)["frames"] == 120
+    assert samples(srv)["reel_encoder_lag_seconds"] == 0

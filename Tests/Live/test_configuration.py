@@ -10,6 +10,7 @@ is warned about, with the setting it probably meant.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 import pytest
@@ -274,7 +275,8 @@ def test_version_is_printed_and_logged(tmp_path):
     assert meta["storage"] == f"folder {tmp_path / 'v'}"
     assert meta["spool"] == str(tmp_path / "s") and meta["recordings"] == str(tmp_path / "r")
     assert meta["token"] == "on" and "secret-token" not in output
-    assert meta["encoder"].startswith("1280x720 27 fps, x264 veryfast crf 23")
+    assert re.match(r"1280x720 27 fps, x264 auto \(veryfast down to ultrafast\) on \d+\.\d\d cores crf 23, 1 thread,",
+                    meta["encoder"]), meta["encoder"]
     assert "16 recordings" in meta["limits"]
     stop = records[-1]
     assert stop["message"].startswith("reel stopped: 0 recordings in progress finished"), stop
