@@ -112,6 +112,7 @@ function card(recording) {
     formatDuration(recording.duration),
     recording.bytes ? formatBytes(recording.bytes) : null,
     recording.frames === 1 ? "1 frame" : `${recording.frames} frames`,
+    recording.preset ? `x264 ${recording.preset}` : null,
   ].filter(Boolean).join(" · ");
   const state = item.querySelector(".state");
   state.textContent = STATES[recording.state] || recording.state;
