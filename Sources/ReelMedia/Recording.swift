@@ -37,6 +37,8 @@ public final class Recording: @unchecked Sendable {
     private var clock = FrameClock()
     private let decodeLock = NSLock()
     private var decodeTime = Duration.zero
+    /// Apart from `appendLock`, which an append holds while it waits for the encoder.
+    private let cpuLock = NSLock()
     private var appendCPU = Duration.zero
     private var framesDecoded = 0
     /// The picture a thumbnail is made from, kept small (the encoder's picture goes
@@ -71,7 +73,11 @@ public final class Recording: @unchecked Sendable {
     /// errors (`MediaError.refusesOnlyTheFrame`) leave the recording as it was.
     /// `received` is when the frame reached the process, for `encoderLag`.
     public func append(jpeg: UnsafeRawBufferPointer, pts: Int64? = nil, received: ContinuousClock.Instant = .now) throws {
-        try appendLock.withLock { try CPUTime.measure(&appendCPU) { try appendFrame(jpeg, pts: pts, received: received) } }
+        try appendLock.withLock {
+            var spent = Duration.zero
+            defer { cpuLock.withLock { appendCPU += spent } }
+            try CPUTime.measure(&spent) { try appendFrame(jpeg, pts: pts, received: received) }
+        }
     }
 
     private func appendFrame(_ jpeg: UnsafeRawBufferPointer, pts: Int64?, received: ContinuousClock.Instant) throws {
@@ -126,7 +132,7 @@ public final class Recording: @unchecked Sendable {
     /// (x264 and the muxer, when x264 runs on one thread), `append` on the callers'
     /// (decoding, scaling, the journal), and the frames encoded in that time.
     public var cpu: RecordingCPU {
-        let append = appendLock.withLock { appendCPU }
+        let append = cpuLock.withLock { appendCPU }
         return queue.cpu(append: append)
     }
 
@@ -190,14 +196,18 @@ struct FrameClock {
 
 /// What a recording's frames have cost in CPU time so far.
 public struct RecordingCPU: Equatable, Sendable {
-    public var framesEncoded: Int
+    /// Frames handed to x264.
+    public var framesIn: Int
+    /// Frames x264 gave back encoded: `encode` is their cost (x264 holds its lookahead's frames first).
+    public var framesOut: Int
     /// x264 and the muxer, on the recording's encoder thread.
     public var encode: Duration
     /// Decoding, scaling and journaling, on the threads that appended.
     public var append: Duration
 
-    public init(framesEncoded: Int = 0, encode: Duration = .zero, append: Duration = .zero) {
-        self.framesEncoded = framesEncoded
+    public init(framesIn: Int = 0, framesOut: Int = 0, encode: Duration = .zero, append: Duration = .zero) {
+        self.framesIn = framesIn
+        self.framesOut = framesOut
         self.encode = encode
         self.append = append
     }
@@ -228,6 +238,7 @@ final class EncodeQueue: @unchecked Sendable {
     private var encodeTime = Duration.zero
     private var encodeCPU = Duration.zero
     private var encoded = 0
+    private var packetsOut = 0
 
     var encodeSeconds: Double { condition.withLock { encodeTime.inSeconds } }
 
@@ -245,7 +256,7 @@ final class EncodeQueue: @unchecked Sendable {
     var hasFailed: Bool { condition.withLock { failure != nil } }
 
     func cpu(append: Duration) -> RecordingCPU {
-        condition.withLock { RecordingCPU(framesEncoded: encoded, encode: encodeCPU, append: append) }
+        condition.withLock { RecordingCPU(framesIn: encoded, framesOut: packetsOut, encode: encodeCPU, append: append) }
     }
 
     /// How long the oldest frame not yet encoded has waited.
@@ -312,10 +323,12 @@ final class EncodeQueue: @unchecked Sendable {
                 return
             }
             let elapsed = ContinuousClock.now - start
+            let out = encoder.packetsWritten
             condition.withLock {
                 encodeTime += elapsed
                 encodeCPU += cpu
                 encoded += 1
+                packetsOut = out
                 encoding = nil
             }
             observer.frameEncoded(elapsed)
@@ -327,6 +340,7 @@ final class EncodeQueue: @unchecked Sendable {
         condition.lock()
         encodeTime += ContinuousClock.now - start
         encodeCPU += cpu
+        packetsOut = encoder.packetsWritten
         done = true
         condition.broadcast()
         condition.unlock()

@@ -36,7 +36,8 @@ public final class VideoEncoder {
     private var finished = false
     /// The times of frames sent to x264, in order, until they are durable.
     private var sentPTS: [Int64] = []
-    private var packetsWritten = 0
+    /// Frames x264 has given back as packets: it holds its lookahead's frames before encoding them.
+    private(set) public var packetsWritten = 0
     private var latestWrittenPTS = Int64.min
     /// Frames 0..<durableFrames are in complete fragments in the file.
     private(set) public var durableFrames = 0

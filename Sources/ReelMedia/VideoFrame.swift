@@ -27,7 +27,8 @@ public struct FrameSize: Hashable, Sendable, CustomStringConvertible {
 /// A planar picture in one owned `AVFrame`: the encoder's YUV 4:2:0 input, or a
 /// JPEG's native planes (4:2:2, 4:4:4, gray…) before they are scaled.
 ///
-/// It has one owner at a time: the decoder fills it, then hands it to the encoder.
+/// It has one owner at a time: the decoder fills it, hands it to the encoder,
+/// and the encoder gives it back to the recording's `FramePool` once x264 has copied it.
 public final class VideoFrame: @unchecked Sendable {
     let frame: UnsafeMutablePointer<AVFrame>
     public let size: FrameSize

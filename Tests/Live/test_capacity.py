@@ -169,6 +169,10 @@ def test_encoder_lag_shows_a_recording_falling_behind_and_clears_when_it_catches
         lags.append(samples(srv)["reel_encoder_lag_seconds"])
         time.sleep(0.1)
     sender.join(timeout=60)
-    assert max(lags) > 0.1, lags  # frames waited for the encoder (more than a frame's time), and the metric said so
+    m = samples(srv)
+    per_frame = m["reel_frame_encode_seconds_sum"] / m["reel_frame_encode_seconds_count"]
+    # Frames waited for the encoder, several frames' encoding long, and the metric said so.
+    assert max(lags) > 3 * per_frame, (lags, per_frame)
+    # Once the encoder has caught up (x264 still holds its lookahead's frames, encoded at finish), nothing waits.
+    poll(lambda: samples(srv)["reel_encoder_lag_seconds"] == 0, timeout=30, what="the encoder catching up")
     assert finish_ok(srv, rid)["frames"] == 120
-    assert samples(srv)["reel_encoder_lag_seconds"] == 0

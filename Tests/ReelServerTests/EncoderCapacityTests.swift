@@ -87,14 +87,14 @@ import Testing
     @Test func presetsNotSeenHereScaleWithTheOnesThatWere() {
         var costs = PresetCosts(size: .hd720, fps: 27)
         #expect(abs(costs.encodeCores("veryfast") - 0.42) < 1e-9)
-        // This machine's veryfast takes twice the reference: the first sample replaces the reference...
-        costs.learnEncode("veryfast", cpu: .milliseconds(840), frames: 27)
-        #expect(abs(costs.encodeCores("veryfast") - 0.84) < 1e-9)
-        // ...and presets never run here are taken to be twice theirs too.
-        #expect(abs(costs.encodeCores("ultrafast") - 0.34) < 1e-9)
+        // Five seconds of video at twice the reference weigh as much as the reference: halfway.
+        costs.learnEncode("veryfast", cpu: .milliseconds(4200), frames: 135)
+        #expect(abs(costs.encodeCores("veryfast") - 0.63) < 1e-9)
+        // Presets never run here are taken to be 1.5 times theirs too.
+        #expect(abs(costs.encodeCores("ultrafast") - 0.255) < 1e-9)
         // Later samples move it by their share of about a minute of video.
-        costs.learnEncode("veryfast", cpu: .milliseconds(420), frames: 27)
-        #expect(costs.encodeCores("veryfast") < 0.84 && costs.encodeCores("veryfast") > 0.42)
+        costs.learnEncode("veryfast", cpu: .milliseconds(2100), frames: 135)
+        #expect(abs(costs.encodeCores("veryfast") - 0.525) < 1e-9)
         // Half the pixels, half the cost before anything is learnt.
         #expect(abs(PresetCosts(size: FrameSize(width: 640, height: 720), fps: 27).cores("veryfast") - 0.27) < 1e-9)
     }
@@ -107,10 +107,14 @@ import Testing
         let other = PresetCosts.load(from: path, size: FrameSize(width: 640, height: 360), fps: 27)
         #expect(other.costs == PresetCosts(size: FrameSize(width: 640, height: 360), fps: 27))
         #expect(other.problem?.contains("holds costs for 1280x720 at 27 fps, not 640x360 at 27") == true)
-        try Data("{not json".utf8).write(to: URL(fileURLWithPath: path))
-        let broken = PresetCosts.load(from: path, size: .hd720, fps: 27)
-        #expect(broken.costs == PresetCosts(size: .hd720, fps: 27))
-        #expect(broken.problem == "\(path) is not a file of encoder costs; it is replaced by figures learnt anew")
+        var negative = measured()
+        negative.perFrame.cores = -1
+        for content in [Data("{not json".utf8), try JSONEncoder().encode(negative)] {
+            try content.write(to: URL(fileURLWithPath: path))
+            let broken = PresetCosts.load(from: path, size: .hd720, fps: 27)
+            #expect(broken.costs == PresetCosts(size: .hd720, fps: 27))
+            #expect(broken.problem == "\(path) is not a file of encoder costs; it is replaced by figures learnt anew")
+        }
     }
 
     @Test func aRealRecordingTeachesWhatX264AndTheRestCost() async throws {

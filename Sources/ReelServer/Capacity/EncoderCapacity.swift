@@ -27,9 +27,8 @@ struct EncoderCapacity {
     private let learns: Bool
     private var lastSaved = ContinuousClock.now
     private var unsaved = false
-    /// What the process and each recording had spent at the last sample.
-    private var lastProcessCPU: Duration?
-    private var lastReadings: [String: RecordingCPU] = [:]
+    /// What the process and each recording had spent when the per-frame figure was last learnt.
+    private var baseline: (process: Duration, recordings: [String: RecordingCPU])?
     /// The readings each recording's x264 figure was last learnt from.
     private var learntReadings: [String: RecordingCPU] = [:]
 
@@ -71,11 +70,12 @@ struct EncoderCapacity {
         return preset
     }
 
-    /// The recording no longer encodes.
+    /// The recording no longer encodes. What it spent since the last sample
+    /// (its flush, its remux) belongs to no frame: the per-frame figure starts afresh.
     mutating func release(_ id: String) {
         admitted[id] = nil
-        lastReadings[id] = nil
         learntReadings[id] = nil
+        baseline = nil
     }
 
     /// Why no recording can start now; nil when one can.
@@ -91,34 +91,36 @@ struct EncoderCapacity {
     }
 
     /// Learns from the CPU time spent since the last sample: each recording's
-    /// x264 once it has encoded a second of video more, the rest from the
-    /// process's CPU time less x264's, per frame.
+    /// x264 once it has given back a second of video more, and the rest from the
+    /// process's CPU time less x264's, per frame received, over at least a
+    /// second of video while the same recordings ran.
     mutating func sample(_ sessions: [RecordingSession]) {
         guard learns, let processCPU = CPUTime.process() else { return }
+        defer { if unsaved, ContinuousClock.now - lastSaved > .seconds(60) { save() } }
         var readings: [String: RecordingCPU] = [:]
-        var encodeSpent = Duration.zero, framesSpent = 0
         for session in sessions {
             let now = session.cpu
             readings[session.id] = now
-            let before = lastReadings[session.id] ?? RecordingCPU()
-            encodeSpent += now.encode - before.encode
-            framesSpent += now.framesEncoded - before.framesEncoded
             let learnt = learntReadings[session.id] ?? RecordingCPU()
-            if now.framesEncoded - learnt.framesEncoded >= costs.fps {
-                costs.learnEncode(session.preset, cpu: now.encode - learnt.encode, frames: now.framesEncoded - learnt.framesEncoded)
+            if now.framesOut - learnt.framesOut >= costs.fps {
+                costs.learnEncode(session.preset, cpu: now.encode - learnt.encode, frames: now.framesOut - learnt.framesOut)
                 learntReadings[session.id] = now
                 unsaved = true
             }
         }
-        // A recording that ended between samples took CPU no reading shows: that interval teaches nothing.
-        let sameRecordings = Set(lastReadings.keys).isSubset(of: readings.keys)
-        if let lastProcessCPU, sameRecordings, framesSpent >= costs.fps {
-            costs.learnPerFrame(cpu: processCPU - lastProcessCPU - encodeSpent, frames: framesSpent)
-            unsaved = true
+        guard let baseline, Set(baseline.recordings.keys) == Set(readings.keys) else {
+            self.baseline = (processCPU, readings)
+            return
         }
-        lastProcessCPU = processCPU
-        lastReadings = readings
-        if unsaved, ContinuousClock.now - lastSaved > .seconds(60) { save() }
+        var x264 = Duration.zero, frames = 0
+        for (id, now) in readings {
+            x264 += now.encode - baseline.recordings[id]!.encode
+            frames += now.framesIn - baseline.recordings[id]!.framesIn
+        }
+        guard frames >= costs.fps else { return }  // not yet a second of video: keep adding up
+        costs.learnPerFrame(cpu: processCPU - baseline.process - x264, frames: frames)
+        self.baseline = (processCPU, readings)
+        unsaved = true
     }
 
     /// Keeps what was learnt for the next start.
@@ -129,7 +131,7 @@ struct EncoderCapacity {
         do {
             try costs.save(to: costsPath)
         } catch {
-            logger.warning("cannot keep the encoder costs learnt: \(describe(error))")
+            logger.warning("cannot keep the encoder costs learnt in \(costsPath): \(describe(error))")
         }
     }
 }

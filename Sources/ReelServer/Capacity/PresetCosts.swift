@@ -24,6 +24,8 @@ struct PresetCosts: Codable, Equatable, Sendable {
 
     /// Frames after which a figure stops being moved much by one sample: a minute of video.
     var memory: Int { fps * 60 }
+    /// What the reference figures weigh against the first samples: five seconds of video.
+    var referenceWeight: Int { fps * 5 }
 
     /// x264 `-threads 1` at 1280x720, 27 fps, crf 23 on realistic footage, in cores; the slower presets from x264's own speed ratios.
     static let referenceCores: [String: Double] = [
@@ -77,11 +79,12 @@ struct PresetCosts: Codable, Equatable, Sendable {
         learn(&perFrame, cpu: cpu, frames: frames)
     }
 
-    /// A moving average over about the last minute of video; the first sample replaces the reference.
+    /// A moving average over about the last minute of video, starting from the
+    /// reference as if it had been learnt from five seconds.
     private func learn(_ estimate: inout Estimate, cpu: Duration, frames: Int) {
         guard frames > 0, cpu >= .zero else { return }
         let sample = cpu.inSeconds / Double(frames) * Double(fps)
-        let weight = Double(frames) / Double(min(estimate.frames, memory) + frames)
+        let weight = Double(frames) / Double(min(max(estimate.frames, referenceWeight), memory) + frames)
         estimate.cores += (sample - estimate.cores) * weight
         estimate.frames += frames
     }
@@ -92,7 +95,8 @@ extension PresetCosts {
     static func load(from path: String, size: FrameSize, fps: Int) -> (costs: PresetCosts, problem: String?) {
         let fresh = PresetCosts(size: size, fps: fps)
         guard let data = FileManager.default.contents(atPath: path) else { return (fresh, nil) }
-        guard let saved = try? JSONDecoder().decode(PresetCosts.self, from: data) else {
+        guard let saved = try? JSONDecoder().decode(PresetCosts.self, from: data),
+              ([saved.perFrame] + saved.encode.values).allSatisfy({ $0.cores.isFinite && $0.cores > 0 && $0.frames >= 0 }) else {
             return (fresh, "\(path) is not a file of encoder costs; it is replaced by figures learnt anew")
         }
         guard saved.size == fresh.size, saved.fps == fps else {

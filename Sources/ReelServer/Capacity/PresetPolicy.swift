@@ -14,8 +14,13 @@ public enum PresetPolicy: Sendable, Equatable {
         switch self {
         case .fixed(let preset): [preset]
         case let .auto(slowest, fastest):
-            Array(EncoderSettings.presets[EncoderSettings.presets.firstIndex(of: fastest)!...EncoderSettings.presets.firstIndex(of: slowest)!]
-                .reversed())
+            // Settings give known presets, fastest no slower than slowest; anything else is the slowest alone.
+            if let low = EncoderSettings.presets.firstIndex(of: fastest), let high = EncoderSettings.presets.firstIndex(of: slowest),
+               low <= high {
+                Array(EncoderSettings.presets[low...high].reversed())
+            } else {
+                [slowest]
+            }
         }
     }
 

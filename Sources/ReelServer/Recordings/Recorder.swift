@@ -271,7 +271,7 @@ actor Recorder {
             "seconds": "\(String(format: "%.2f", summary.duration))", "bytes": "\(summary.bytes)",
             "preset": "\(session.preset)",
             "encode.fps": "\(String(format: "%.1f", session.encodeFPS))",
-            "cpu.ms.per.frame": "\(session.cpuPerFrame)",
+            "cpu.ms.per.frame": "\(session.cpuPerFrameSummary)",
             "finish.ms": "\(elapsed.inMilliseconds)",
             "name": "\(recordings.entry(session.id)?.name ?? "")",
         ])

@@ -39,7 +39,7 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
         case let .timeLimit(id, seconds): "recording \(id) reached its limit of \(seconds) seconds; finish it"
         case .tooMany(let active): "\(active) recordings are in progress, the limit; finish one first"
         case let .encodersFull(recordings, load, cores, fastest, needs, retryAfter):
-            "no CPU for another recording: the \(recordings) in progress are expected to take \(cores2(load)) of the \(cores2(cores)) cores recordings may use (--encoder-cores), and one more needs \(cores2(needs)) even at \(fastest); try again in \(retryAfter) s"
+            "no CPU for another recording: the \(recordings) in progress are expected to take \(formatCores(load)) of the \(formatCores(cores)) cores recordings may use (--encoder-cores), and one more needs \(formatCores(needs)) even at \(fastest); try again in \(retryAfter) s"
         case .cannotStart(let reason): "cannot start a recording: \(reason)"
         case .noSpaceToStart(let path): "cannot start a recording: the disk of \(path) is full"
         case let .timestampOutOfRange(id, timestamp, first, seconds):
@@ -56,4 +56,4 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
 }
 
 /// Cores to two decimals, as messages give them.
-private func cores2(_ value: Double) -> String { String(format: "%.2f", value) }
+private func formatCores(_ value: Double) -> String { String(format: "%.2f", value) }

@@ -112,8 +112,8 @@ final class RecordingSession: @unchecked Sendable {
     var cpu: RecordingCPU { recording.cpu }
 
     /// Milliseconds of CPU per frame, x264's and decoding's, for the log.
-    var cpuPerFrame: String {
-        let cpu = cpu, frames = Double(max(1, cpu.framesEncoded))
+    var cpuPerFrameSummary: String {
+        let cpu = cpu, frames = Double(max(1, cpu.framesIn))
         return String(format: "x264 %.1f, decode %.1f", cpu.encode.inSeconds * 1000 / frames, cpu.append.inSeconds * 1000 / frames)
     }
 
