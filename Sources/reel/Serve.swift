@@ -139,7 +139,7 @@ struct Serve: AsyncParsableCommand {
         }
         var logger = Logger(label: "reel")
         logger.logLevel = settings.logLevel
-        for warning in sources.warnings { logger.warning("\(warning)") }
+        for warning in sources.warnings + settings.ignored { logger.warning("\(warning)") }
         try await runServer(settings: settings, logger: logger)
     }
 }

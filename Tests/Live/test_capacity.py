@@ -110,6 +110,7 @@ def test_a_fixed_preset_admits_by_the_limit_alone(server, tmp_path):
     ids = [create(fixed) for _ in range(5)]
     assert {recording_status(fixed, rid)["preset"] for rid in ids} == {"veryfast"}
     assert requests.get(fixed.url("/readyz"), timeout=HTTP_TIMEOUT).status_code == 200
+    assert "--encoder-cores (REEL_ENCODER_CORES) is for --preset auto and is ignored with --preset veryfast" in fixed.log()
 
 
 @pytest.mark.timeout(60)

@@ -42,8 +42,9 @@ import Testing
     }
 
     @Test func aFixedPresetTakesAnyThreadsAndAutoItsRange() throws {
-        let fixed = try settings(["REEL_PRESET": "medium", "REEL_THREADS": "4"])
+        let fixed = try settings(["REEL_PRESET": "medium", "REEL_THREADS": "4", "REEL_PRESET_MIN": "superfast"])
         #expect(fixed.presetPolicy == .fixed("medium") && fixed.encoder.preset == "medium" && fixed.encoder.threads == 4)
+        #expect(fixed.ignored == ["--preset-min (REEL_PRESET_MIN) is for --preset auto and is ignored with --preset medium"])
         let auto = try settings(["REEL_PRESET": "auto", "REEL_PRESET_MAX": "fast", "REEL_PRESET_MIN": "superfast",
                                  "REEL_ENCODER_CORES": "1.5"])
         #expect(auto.presetPolicy == .auto(slowest: "fast", fastest: "superfast") && auto.encoderCores == 1.5)

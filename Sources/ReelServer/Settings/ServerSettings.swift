@@ -45,6 +45,8 @@ public struct ServerSettings: Sendable {
     public var webhookURL: String?
     /// Signs each webhook's body (HMAC-SHA256) so the receiver can check it.
     public var webhookSecret: String?
+    /// Settings given that the others make meaningless, said so at start.
+    public var ignored: [String] = []
     public var logLevel = Logger.Level.info
     public var logFormat = LogFormat.text
 
@@ -95,7 +97,12 @@ extension ServerSettings {
         encoder.fps = try read.int(.fps, in: 1...240, is: "a whole number of frames per second from 1 to 240") ?? encoder.fps
         encoder.size = try read.value(.size, is: dimensions, FrameSize.init, valid: Self.isVideoSize) ?? encoder.size
         presetPolicy = try Self.presetPolicy(read)
-        if case .fixed(let preset) = presetPolicy { encoder.preset = preset }
+        if case .fixed(let preset) = presetPolicy {
+            encoder.preset = preset
+            ignored += [Setting.presetMax, .presetMin, .encoderCores].filter { read.text($0) != nil }.map {
+                "\($0.flag) (\($0.variable)) is for --preset auto and is ignored with --preset \(preset)"
+            }
+        }
         encoderCores = try read.double(.encoderCores, is: "a number of cores above 0, e.g. 1.5",
                                        valid: { $0 > 0 && $0 <= 4096 })
         encoder.crf = try read.int(.crf, in: 0...51, is: "a whole number from 0 (best) to 51 (smallest)") ?? encoder.crf
