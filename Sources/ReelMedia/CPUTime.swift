@@ -16,6 +16,7 @@ public enum CPUTime {
     }
 
     /// The CPU time `body` took on the calling thread (zero when it cannot be read).
+    @discardableResult
     static func measure<Result>(_ spent: inout Duration, _ body: () throws -> Result) rethrows -> Result {
         let start = thread()
         defer { if let start, let end = thread() { spent += end - start } }

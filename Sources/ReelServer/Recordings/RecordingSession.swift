@@ -75,7 +75,7 @@ final class RecordingSession: @unchecked Sendable {
         let pts = try admit(clientTimestamp: clientTimestamp)
         let received = ContinuousClock.now
         lock.withLock { inFlight.append(received) }
-        defer { lock.withLock { inFlight.remove(at: inFlight.firstIndex(of: received)!) } }
+        defer { lock.withLock { _ = inFlight.remove(at: inFlight.firstIndex(of: received)!) } }
         try await onWorkQueue {
             // Finish may have been queued while this frame's body was read.
             guard !self.lock.withLock({ self.finishing }) else { throw MediaError.recordingFinished }
