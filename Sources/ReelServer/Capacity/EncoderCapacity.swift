@@ -38,7 +38,7 @@ struct EncoderCapacity {
 
     init(settings: ServerSettings, logger: Logger) {
         policy = settings.presetPolicy
-        cores = settings.encoderCores ?? Self.availableCores * 0.9
+        cores = Self.cores(settings)
         // Beside the spools (the recordings folder's .json files are entries).
         costsPath = settings.spoolDirectory + "/" + Self.costsFile
         self.logger = logger
@@ -48,8 +48,11 @@ struct EncoderCapacity {
         if let problem { logger.warning("\(problem)") }
     }
 
-    /// The cores this process may run on (its CPU affinity; a container's quota is given with --encoder-cores).
-    static var availableCores: Double { Double(ProcessInfo.processInfo.activeProcessorCount) }
+    /// `--encoder-cores`, or 90% of the cores this process may run on (its CPU
+    /// affinity; a container's quota is given with --encoder-cores).
+    static func cores(_ settings: ServerSettings) -> Double {
+        settings.encoderCores ?? Double(ProcessInfo.processInfo.activeProcessorCount) * 0.9
+    }
 
     /// Cores every recording admitted is expected to take.
     var load: Double { admitted.values.reduce(0) { $0 + costs.cores($1) } }

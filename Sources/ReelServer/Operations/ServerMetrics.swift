@@ -64,22 +64,26 @@ struct ServerMetrics: Sendable {
         encoderLag = Meter(label: "reel_encoder_lag_seconds", factory: factory)
         encoderLoad = Meter(label: "reel_encoder_load_cores", factory: factory)
         encoderCapacity = Meter(label: "reel_encoder_capacity_cores", factory: factory)
-        startedByPreset = Dictionary(uniqueKeysWithValues: EncoderSettings.presets.map { preset in
-            (preset, Counter(label: "reel_recordings_started_total", dimensions: [("preset", preset)], factory: factory))
-        })
-        presetCosts = Dictionary(uniqueKeysWithValues: presets.map { preset in
-            (preset, Meter(label: "reel_preset_cost_cores", dimensions: [("preset", preset)], factory: factory))
-        })
-        creationsRefused = Dictionary(uniqueKeysWithValues: CreationRefusal.allCases.map { reason in
-            (reason, Counter(label: "reel_recordings_refused_total", dimensions: [("reason", reason.rawValue)], factory: factory))
-        })
-        // Every reason is registered from the start, at zero, so a graph has a line before the first refusal.
-        refused = Dictionary(uniqueKeysWithValues: RefusalReason.allCases.map { reason in
-            (reason, Counter(label: "reel_frames_refused_total", dimensions: [("reason", reason.rawValue)], factory: factory))
-        })
-        deleted = Dictionary(uniqueKeysWithValues: DeletionReason.allCases.map { reason in
-            (reason, Counter(label: "reel_recordings_deleted_total", dimensions: [("reason", reason.rawValue)], factory: factory))
-        })
+        // Every label value is registered from the start, at zero, so a graph has a line before the first event.
+        startedByPreset = Self.each(EncoderSettings.presets, "preset", { $0 }) {
+            Counter(label: "reel_recordings_started_total", dimensions: $0, factory: factory)
+        }
+        presetCosts = Self.each(presets, "preset", { $0 }) { Meter(label: "reel_preset_cost_cores", dimensions: $0, factory: factory) }
+        creationsRefused = Self.each(CreationRefusal.allCases, "reason", \.rawValue) {
+            Counter(label: "reel_recordings_refused_total", dimensions: $0, factory: factory)
+        }
+        refused = Self.each(RefusalReason.allCases, "reason", \.rawValue) {
+            Counter(label: "reel_frames_refused_total", dimensions: $0, factory: factory)
+        }
+        deleted = Self.each(DeletionReason.allCases, "reason", \.rawValue) {
+            Counter(label: "reel_recordings_deleted_total", dimensions: $0, factory: factory)
+        }
+    }
+
+    /// One instrument per value of a label: `make` is given the label's dimensions.
+    private static func each<Key: Hashable, Instrument>(_ keys: some Sequence<Key>, _ label: String, _ value: (Key) -> String,
+                                                       _ make: ([(String, String)]) -> Instrument) -> [Key: Instrument] {
+        Dictionary(uniqueKeysWithValues: keys.map { ($0, make([(label, value($0))])) })
     }
 
     /// Recordings deleted, by the rule that removed them.

@@ -33,7 +33,7 @@ extension ServerSettings {
 
     private var encoderCoresSummary: String {
         guard case .auto = presetPolicy else { return "" }
-        return String(format: " on %.2f cores", encoderCores ?? EncoderCapacity.availableCores * 0.9)
+        return String(format: " on %.2f cores", EncoderCapacity.cores(self))
     }
 
     private var retentionSummary: String {
