@@ -425,6 +425,7 @@ class Handler(BaseHTTPRequestHandler):
         self.body_bytes = 0
         self.status_sent = None
         self.body_consumed = False
+        self.log_entry = None
         # The target as sent: http.server collapses a leading "//" in self.path, but
         # the real gateway does not route "//storage/v1/..." (answered 404 here too).
         try:
@@ -463,6 +464,7 @@ class Handler(BaseHTTPRequestHandler):
         if not self.body_consumed:
             self.drain_body()
         self.status_sent = status
+        self.record_request()
         self.send_response(status)
         hs = dict(headers or {})
         if content_type and status != 204:
@@ -570,8 +572,18 @@ class Handler(BaseHTTPRequestHandler):
         except StorageError:
             pass
 
+    def record_request(self):
+        """Log the storage request before its client can see the outcome, so a test that
+        reads the log (or resets it) right after an answer never races the handler."""
+        entry, self.log_entry = self.log_entry, None
+        if entry is not None:
+            entry["status"] = self.status_sent
+            entry["bytes"] = self.body_bytes
+            self.state.record(entry)
+
     def abort_connection(self, rst=False):
         self.close_connection = True
+        self.record_request()
         try:
             if rst:
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
@@ -601,6 +613,7 @@ class Handler(BaseHTTPRequestHandler):
                  "path": self.req_path, "query": self.raw_query,
                  "headers": {h: self.headers[h] for h in RECORDED_HEADERS if self.headers.get(h) is not None},
                  "status": None, "bytes": 0, "fault": None}
+        self.log_entry = entry
         try:
             fault = st.take_fault(method, self.req_path) if self.req_path.startswith(STORAGE) else None
             if fault:
@@ -612,9 +625,7 @@ class Handler(BaseHTTPRequestHandler):
                 except StorageError as e:
                     self.send_error_json(e)
         finally:
-            entry["status"] = self.status_sent
-            entry["bytes"] = self.body_bytes
-            st.record(entry)
+            self.record_request()
 
     def apply_fault(self, f):
         kind = f["kind"]
