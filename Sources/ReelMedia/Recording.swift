@@ -119,6 +119,9 @@ public final class Recording: @unchecked Sendable {
     /// and `finish` makes its video from spool and journal.
     public var encoderFailed: Bool { queue.hasFailed }
 
+    /// The spool's complete fragments, for watching the recording while it records.
+    public var fragments: FragmentIndex { encoder.fragments }
+
     /// Bytes the journal has written (frames and headers); 0 without one.
     public var journalBytes: Int { journal?.bytesWritten ?? 0 }
 
@@ -347,6 +350,8 @@ final class EncodeQueue: @unchecked Sendable {
     }
 
     private func fail(_ error: Error) {
+        // Nothing more reaches the spool: whoever watches it has seen all there will be.
+        encoder.fragments.end()
         condition.lock()
         failure = error
         done = true

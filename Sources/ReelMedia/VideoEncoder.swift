@@ -43,6 +43,14 @@ public final class VideoEncoder {
     private(set) public var durableFrames = 0
     /// Hears `durableFrames` each time it grows.
     public var onDurable: (Int) -> Void = { _ in }
+    /// The fragments written so far, for a live view of the file.
+    public let fragments = FragmentIndex()
+    /// The file's bytes up to here are in `fragments` (or the init segment).
+    private var indexedEnd: Int64 = 0
+    /// The fragment the muxer is filling: its first packet's decode time and whether that is a keyframe.
+    private var fragmentStart: (dts: Int64, keyframe: Bool)?
+    /// Where the latest packet's time ends (its decode time plus its duration).
+    private var latestPacketEnd: Int64 = 0
 
     public init(path: String, settings: EncoderSettings) throws {
         FFmpegLog.quiet()
@@ -101,12 +109,18 @@ public final class VideoEncoder {
         let muxerOptions = try FFmpegOptions(["movflags": "frag_keyframe+empty_moov+default_base_moof",
                                               "frag_duration": "500000"])
         try muxerOptions.pass(to: "avformat_write_header") { avformat_write_header(muxer, &$0) }
+        // The init segment (ftyp + moov, no samples) is on disk before any fragment.
+        avio_flush(muxer.pointee.pb)
+        try check(muxer.pointee.pb.pointee.error, "avio_flush")
+        indexedEnd = avio_tell(muxer.pointee.pb)
+        fragments.setInitLength(Int(indexedEnd))
     }
 
     deinit { close() }
 
     /// Frees everything; safe to call more than once.
     private func close() {
+        fragments.end()
         av_packet_free(&packet)
         avcodec_free_context(&codec)
         if let muxer {
@@ -140,6 +154,9 @@ public final class VideoEncoder {
         defer { close() }
         try check(avcodec_send_frame(codec, nil), "avcodec_send_frame")
         try writePackets()
+        // The last fragment on its own (the trailer then adds only its index, mfra).
+        try check(av_write_frame(muxer, nil), "av_write_frame")
+        noteFragment(endingAt: latestPacketEnd, next: nil)
         try check(av_write_trailer(muxer), "av_write_trailer")
         // Closing writes what is still buffered: its failure is the file's tail lost.
         try check(avio_closep(&muxer!.pointee.pb), "avio_closep")
@@ -161,6 +178,8 @@ public final class VideoEncoder {
             packet.pointee.duration = frameDuration
             packet.pointee.stream_index = stream.pointee.index
             let pts = packet.pointee.pts
+            let dts = packet.pointee.dts
+            let keyframe = packet.pointee.flags & AV_PKT_FLAG_KEY != 0
             // The muxer picks its own time base in write_header: rescale to it.
             av_packet_rescale_ts(packet, codec!.pointee.time_base, stream.pointee.time_base)
             let fileEnd = avio_tell(muxer!.pointee.pb)
@@ -170,10 +189,28 @@ public final class VideoEncoder {
             // Samples wait in memory until their fragment is written, in one go
             // and flushed (AVFMT_FLAG_FLUSH_PACKETS): the file grew, so every
             // packet before this one is on disk.
-            if avio_tell(muxer!.pointee.pb) > fileEnd { noteDurable() }
+            if avio_tell(muxer!.pointee.pb) > fileEnd {
+                noteDurable()
+                noteFragment(endingAt: dts, next: (dts, keyframe))
+            } else if fragmentStart == nil {
+                fragmentStart = (dts, keyframe)
+            }
+            latestPacketEnd = dts + frameDuration
             packetsWritten += 1
             latestWrittenPTS = max(latestWrittenPTS, pts)
         }
+    }
+
+    /// The file grew: the muxer wrote the fragment it was filling, which holds every
+    /// packet from `fragmentStart` up to the one that began the next (`next`).
+    private func noteFragment(endingAt end: Int64, next: (dts: Int64, keyframe: Bool)?) {
+        let fileEnd = avio_tell(muxer!.pointee.pb)
+        guard fileEnd > indexedEnd, let start = fragmentStart else { return }
+        let seconds = Double(end - start.dts) / Double(settings.timeScale)
+        fragments.add(Fragment(offset: Int(indexedEnd), length: Int(fileEnd - indexedEnd), duration: seconds,
+                               startsWithKeyframe: start.keyframe))
+        indexedEnd = fileEnd
+        fragmentStart = next
     }
 
     /// Packets come in decode order; the first n of them are the first n frames
