@@ -40,6 +40,7 @@ func buildRouter(recorder: Recorder, settings: ServerSettings) -> Router<BasicRe
     }
     PageController().addRoutes(to: router)
     VideoController(recorder: recorder, settings: settings).addRoutes(to: router.group("video"))
+    LiveController(recorder: recorder, settings: settings).addRoutes(to: router.group("video"))
     // Local disk storage is served by the server itself, under the path its URLs name.
     if let local = recorder.storage as? LocalDiskStorage {
         StoredVideoController(folder: local.folder).addRoutes(to: router.group(RouterPath(local.urlPath)))

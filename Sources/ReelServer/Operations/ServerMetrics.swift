@@ -164,7 +164,7 @@ enum RefusalReason: String, CaseIterable, Sendable {
             case .alreadyFinished, .frameLimit, .timeLimit: self = .recordingClosed
             case .noSpaceToStart, .noSpaceToFinish: self = .diskFull
             case .tooMany, .encodersFull, .cannotStart, .unknownCursor, .storingFailed, .timestampOutOfRange, .busy, .beingDeleted,
-                 .deletingFailed:
+                 .deletingFailed, .notLive:
                 self = .badRequest
             }
         case let error as UploadError:

@@ -26,6 +26,8 @@ actor Recorder {
     private let removal: RecordingRemoval
     private let retention: Retention
     private var capacity: EncoderCapacity
+    /// The recordings that can be watched while they record.
+    nonisolated let live = LiveViews()
 
     /// The time now, for idle limits: the continuous clock, or a test's own.
     private let now: @Sendable () -> ContinuousClock.Instant
@@ -86,6 +88,11 @@ actor Recorder {
         } catch {
             capacity.release(id)
             throw RecordingError.cannotStart(reason: "\(describe(error))")
+        }
+        do {
+            live.add(try LiveSpool(id: id, path: session.spoolPath, index: session.fragments))
+        } catch {
+            logger.warning("recording cannot be watched live", metadata: ["recording.id": "\(id)", "error": "\(describe(error))"])
         }
         active[id] = session
         order.append(id)
@@ -155,6 +162,13 @@ actor Recorder {
         _ = try? await finish(session.id, reason: "encoder failed")
     }
 
+    /// The spool of a recording to watch live: one in progress, or ended a moment ago.
+    func liveSpool(_ id: String) throws -> LiveSpool {
+        if let spool = live.spool(id) { return spool }
+        guard let entry = recordings.entry(id) else { throw RecordingError.unknown(id: id) }
+        throw RecordingError.notLive(id: id, state: entry.state.rawValue)
+    }
+
     /// Ids of recordings idle longer than the limit.
     func idleRecordings() -> [String] {
         let limit = Duration.seconds(settings.limits.idleSeconds)
@@ -222,6 +236,7 @@ actor Recorder {
         capacity.release(session.id)
         metrics.recordingsActive.set(active.count)
         recordings.update(session.id) { $0.state = .finishing; $0.frames = session.frames }
+        defer { live.ended(session.id) }
         let summary: VideoSummary
         do {
             summary = try await session.finish(to: layout.pendingVideo(session.id))

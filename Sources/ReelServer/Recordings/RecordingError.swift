@@ -23,6 +23,8 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
     case beingDeleted(id: String)
     /// Storage did not delete the video; `storageAway` when it could not be reached rather than refused.
     case deletingFailed(id: String, reason: String, storageAway: Bool)
+    /// Its live view has ended (`state`: what the recording is now); its video is watched from storage.
+    case notLive(id: String, state: String)
     /// The list was asked to continue from a recording it does not hold.
     case unknownCursor(id: String)
     /// The video is made but storage refused it: it is kept and sent again.
@@ -47,6 +49,7 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
         case let .busy(id, state): "recording \(id) is \(state); it can be deleted once stored"
         case .beingDeleted(let id): "recording \(id) is being deleted by another request"
         case let .deletingFailed(id, reason, _): "deleting recording \(id) failed, nothing was removed: \(reason)"
+        case let .notLive(id, state): "recording \(id) is not live any more (it is \(state)); watch its stored video instead"
         case .unknownCursor(let id): "no recording with id \(id) to list from"
         case let .storingFailed(_, reason): "storing the video failed (\(reason)); it is kept and will be uploaded again"
         case let .noSpaceToFinish(_, frames, reason):

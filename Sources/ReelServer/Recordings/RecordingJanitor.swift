@@ -2,7 +2,8 @@ import Logging
 import ServiceLifecycle
 
 /// The server's background work: finish idle recordings, upload pending
-/// recordings again, and finish every recording when the server stops.
+/// recordings again, let go of ended live views, and finish every recording
+/// when the server stops.
 struct RecordingJanitor: Service {
     let recorder: Recorder
     let logger: Logger
@@ -17,6 +18,7 @@ struct RecordingJanitor: Service {
                 _ = try? await recorder.finish(id, reason: "idle")
             }
             await recorder.retryPending()
+            recorder.live.removeExpired()
         }
         // Stopping: encode what was received and store every recording.
         let tally = await recorder.finishAll(reason: "shutdown")

@@ -98,6 +98,9 @@ final class RecordingSession: @unchecked Sendable {
         return try await onWorkQueue { try self.recording.finish(to: output) }
     }
 
+    /// The spool's complete fragments, for its live view.
+    var fragments: FragmentIndex { recording.fragments }
+
     /// A small JPEG of the recording for lists; nil when it has no frame.
     func thumbnail() throws -> [UInt8]? { try recording.thumbnail() }
 
