@@ -31,7 +31,10 @@ struct LiveController<Context: RequestContext> {
         let spool = try await recorder.liveSpool(context.parameters.require("id"))
         let first = spool.index.current
         let start = first.fragments.lastIndex { $0.startsWithKeyframe } ?? 0
+        let viewers = recorder.metrics.liveStreams
         let body = ResponseBody { writer in
+            viewers.increment()
+            defer { viewers.decrement() }
             try await writer.write(read(spool, 0..<first.initLength))
             var sent = start, snapshot = first
             while true {
@@ -57,6 +60,7 @@ struct LiveController<Context: RequestContext> {
            let escaped = String(token).addingPercentEncoding(withAllowedCharacters: .alphanumerics) {
             uri += "?token=" + escaped
         }
+        recorder.metrics.livePlaylists.increment()
         let playlist = HLSPlaylist(snapshot: spool.index.current, targetDuration: max(1, settings.encoder.keyframeInterval),
                                    uri: uri)
         return Response(status: .ok, headers: [.contentType: "application/vnd.apple.mpegurl", .cacheControl: "no-cache"],

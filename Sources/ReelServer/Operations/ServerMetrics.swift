@@ -29,6 +29,10 @@ struct ServerMetrics: Sendable {
     let encoderLag: Meter
     let encoderLoad: Meter
     let encoderCapacity: Meter
+    /// `live.mp4` responses in progress: viewers of recordings in progress.
+    let liveStreams: Meter
+    /// Live playlists answered, for players polling them.
+    let livePlaylists: CoreMetrics.Counter
     /// When this server started, for `process_start_time_seconds`.
     let started = Date()
     private let refused: [RefusalReason: CoreMetrics.Counter]
@@ -64,6 +68,8 @@ struct ServerMetrics: Sendable {
         encoderLag = Meter(label: "reel_encoder_lag_seconds", factory: factory)
         encoderLoad = Meter(label: "reel_encoder_load_cores", factory: factory)
         encoderCapacity = Meter(label: "reel_encoder_capacity_cores", factory: factory)
+        liveStreams = Meter(label: "reel_live_streams", factory: factory)
+        livePlaylists = Counter(label: "reel_live_playlists_total", factory: factory)
         // Every label value is registered from the start, at zero, so a graph has a line before the first event.
         startedByPreset = Self.each(EncoderSettings.presets, "preset", { $0 }) {
             Counter(label: "reel_recordings_started_total", dimensions: $0, factory: factory)
