@@ -216,10 +216,17 @@ def test_live_routes_say_what_is_wrong(server):
     rid = create(srv)
     for _ in range(30):
         requests.post(srv.url(f"/video/video_upload?id={rid}"), data=FRAMES[0], timeout=HTTP_TIMEOUT)
+    # Watched while it records: still watchable to its end once finished.
+    playlist(srv, rid)
     finish_ok(srv, rid)
-    # Ended a moment ago: still watchable, to its end.
     text, _ = playlist(srv, rid)
     assert text.endswith("#EXT-X-ENDLIST\n")
+    # Nobody watched it: its spool is let go of at finish.
+    unwatched = create(srv)
+    requests.post(srv.url(f"/video/video_upload?id={unwatched}"), data=FRAMES[0], timeout=HTTP_TIMEOUT)
+    finish_ok(srv, unwatched)
+    body = assert_error(requests.get(srv.url(f"/video/recordings/{unwatched}/live.m3u8"), timeout=HTTP_TIMEOUT), 409)
+    assert body["message"].startswith(f"recording {unwatched} is not live any more (it is stored)")
     # A server started again knows it only as stored.
     srv.terminate()
     again = server(port=srv.port, storage_dir=srv.storage_dir, spool_dir=srv.spool_dir, workdir=srv.workdir)
@@ -235,6 +242,7 @@ def test_a_token_is_needed_and_travels_into_the_playlist(server):
     camera.start()
     for route in ("live.mp4", "live.m3u8", "spool.mp4"):
         assert_error(requests.get(srv.url(f"/video/recordings/{rid}/{route}"), timeout=HTTP_TIMEOUT), 401)
+    playlist(srv, rid, token="s3cret%2F%2B")  # watched while it records
     camera.join(timeout=60)
     assert camera.error is None, camera.error
     finish_ok(srv, rid)

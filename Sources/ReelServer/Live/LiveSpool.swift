@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Synchronization
 import ReelErrors
 import ReelMedia
 
@@ -12,6 +13,7 @@ final class LiveSpool: Sendable {
     let id: String
     let index: FragmentIndex
     private let descriptor: Int32
+    private let watched = Atomic<Bool>(false)
 
     init(id: String, path: String, index: FragmentIndex) throws {
         self.id = id
@@ -21,6 +23,11 @@ final class LiveSpool: Sendable {
     }
 
     deinit { close(descriptor) }
+
+    /// Somebody asked for the live view: once ended, the spool is kept a while for them.
+    var hasBeenWatched: Bool { watched.load(ordering: .relaxed) }
+
+    func noteWatched() { watched.store(true, ordering: .relaxed) }
 
     /// The bytes of `range`, which the index lists as complete.
     func read(_ range: Range<Int>) throws -> ByteBuffer {

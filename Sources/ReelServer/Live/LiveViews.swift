@@ -2,8 +2,9 @@ import Foundation
 import Synchronization
 
 /// The recordings that can be watched live: every recording in progress, and
-/// each for a while after it ends, so that a viewer a few seconds behind plays
-/// it to its end (the page then turns to the stored video).
+/// one that was watched for a while after it ends, so that a viewer a few
+/// seconds behind plays it to its end (the page then turns to the stored
+/// video). One nobody watched lets go of its spool at once.
 final class LiveViews: Sendable {
     /// How long an ended recording's spool stays readable.
     static let linger = Duration.seconds(120)
@@ -21,9 +22,11 @@ final class LiveViews: Sendable {
 
     func spool(_ id: String) -> LiveSpool? { watched.withLock { $0[id]?.spool } }
 
-    /// The recording is finished (or failed): it stays watchable for `linger`.
+    /// The recording is finished (or failed): it stays watchable for `linger` if it was watched.
     func ended(_ id: String, at now: ContinuousClock.Instant = .now) {
-        watched.withLock { $0[id]?.endedAt = now }
+        watched.withLock { views in
+            if views[id]?.spool.hasBeenWatched == true { views[id]?.endedAt = now } else { views[id] = nil }
+        }
     }
 
     /// Lets go of the spools whose time is up (the file's space returns once no viewer reads it).

@@ -164,7 +164,10 @@ actor Recorder {
 
     /// The spool of a recording to watch live: one in progress, or ended a moment ago.
     func liveSpool(_ id: String) throws -> LiveSpool {
-        if let spool = live.spool(id) { return spool }
+        if let spool = live.spool(id) {
+            spool.noteWatched()
+            return spool
+        }
         guard let entry = recordings.entry(id) else { throw RecordingError.unknown(id: id) }
         throw RecordingError.notLive(id: id, state: entry.state.rawValue)
     }
