@@ -39,6 +39,8 @@ public final class VideoEncoder {
     /// Frames x264 has given back as packets: it holds its lookahead's frames before encoding them.
     private(set) public var packetsWritten = 0
     private var latestWrittenPTS = Int64.min
+    /// The latest keyframe asked for or given back by x264.
+    private var latestKeyframePTS: Int64?
     /// Frames 0..<durableFrames are in complete fragments in the file.
     private(set) public var durableFrames = 0
     /// Hears `durableFrames` each time it grows.
@@ -139,7 +141,12 @@ public final class VideoEncoder {
         if lastPTS >= 0 { frameDuration = next - lastPTS }
         lastPTS = next
         picture.frame.pointee.pts = next
-        picture.frame.pointee.pict_type = AV_PICTURE_TYPE_NONE
+        // A keyframe at least every `keyframeInterval` seconds of video, not only every
+        // fps × interval frames: a camera sending fewer frames (arrival timing) still
+        // gets one that often, so live segments (keyframe to keyframe) keep their length.
+        let keyframeDue = latestKeyframePTS.map { next - $0 >= Int64(settings.keyframeInterval) * Int64(settings.timeScale) } ?? true
+        if keyframeDue { latestKeyframePTS = next }
+        picture.frame.pointee.pict_type = keyframeDue ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE
         try check(avcodec_send_frame(codec, picture.frame), "avcodec_send_frame")
         sentPTS.append(next)
         framesEncoded += 1
@@ -189,6 +196,7 @@ public final class VideoEncoder {
             // Samples wait in memory until their fragment is written, in one go
             // and flushed (AVFMT_FLAG_FLUSH_PACKETS): the file grew, so every
             // packet before this one is on disk.
+            if keyframe { latestKeyframePTS = max(latestKeyframePTS ?? pts, pts) }
             if avio_tell(muxer!.pointee.pb) > fileEnd {
                 noteDurable()
                 noteFragment(endingAt: dts, next: (dts, keyframe))

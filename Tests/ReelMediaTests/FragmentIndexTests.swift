@@ -58,6 +58,25 @@ import ReelTestSupport
         #expect(index.fragments.contains { !$0.startsWithKeyframe })
     }
 
+    @Test func aCameraSendingFewerFramesStillGetsAKeyframeEveryInterval() throws {
+        let scratch = try ScratchFolder()
+        let spool = scratch.file("slow.spool")
+        let settings = EncoderSettings(size: FrameSize(width: 320, height: 180), keyframeInterval: 2, timing: .timestamps)
+        let encoder = try VideoEncoder(path: spool, settings: settings)
+        let decoder = FrameDecoder(outputSize: FrameSize(width: 320, height: 180))
+        let frames = try Fixtures.hd720Frames.map { try decoder.decode(try Fixtures.bytes($0)) }
+        // 10 fps for 7 s: 54 frames (the interval at 27 fps) would be 5.4 s.
+        for index in 0..<70 { try encoder.encode(frames[index % 3], pts: Int64(index) * 100) }
+        try encoder.finish()
+        var runs: [Double] = [], run = 0.0
+        for fragment in encoder.fragments.current.fragments {
+            if fragment.startsWithKeyframe, run > 0 { runs.append(run); run = 0 }
+            run += fragment.duration
+        }
+        // From keyframe to keyframe: 2 s each (x264 may add one at a scene cut, never fewer).
+        #expect(runs.count >= 3 && !runs.contains { $0 > 2.0 + 1e-9 }, "\(runs)")
+    }
+
     @Test func aWaitEndsWithNewFragmentsTheEndOrItsTimeout() async throws {
         let index = FragmentIndex()
         index.setInitLength(100)

@@ -29,12 +29,11 @@ import Testing
         #expect(ended.text.hasSuffix("spool.mp4\n#EXT-X-ENDLIST\n"))
     }
 
-    @Test func aLongRunWithoutKeyframesIsCutSoNoSegmentRoundsAboveTheTarget() {
-        let playlist = HLSPlaylist(snapshot: snapshot("K-------", ended: true), targetDuration: 2, uri: "spool.mp4")
-        #expect(playlist.segments.map(\.duration) == [2, 2])
-        // A fragment longer than the target on its own (a camera that paused) is still listed.
-        let paused = HLSPlaylist(snapshot: snapshot("K-", duration: 5, ended: true), targetDuration: 2, uri: "spool.mp4")
-        #expect(paused.segments.map(\.duration) == [5, 5])
+    @Test func everySegmentBeginsAtAKeyframeHoweverLongTheRunBetween() {
+        // The encoder makes keyframes by time; a camera that paused still makes one long run.
+        let playlist = HLSPlaylist(snapshot: snapshot("K-------K", ended: true), targetDuration: 2, uri: "spool.mp4")
+        #expect(playlist.segments.map(\.duration) == [4, 0.5])
+        #expect(playlist.segments.map(\.offset) == [700, 8700])
     }
 
     @Test func theTextIsAnEventPlaylistOfByteRanges() {

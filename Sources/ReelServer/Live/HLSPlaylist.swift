@@ -15,27 +15,25 @@ struct HLSPlaylist {
     }
 
     let snapshot: FragmentSnapshot
-    /// The longest a segment may round to: the keyframe interval. A fragment on
-    /// its own longer than that (a camera that paused) still makes one segment.
+    /// The keyframe interval: the encoder makes a keyframe at least that often in
+    /// video time, so a segment rounds to more only where the camera paused.
     let targetDuration: Int
     /// Where the spool's bytes are, as the playlist names them (relative, with the token when one is needed).
     let uri: String
 
-    /// Segments that are closed: later fragments can only begin new ones.
+    /// Segments that are closed: later fragments can only begin new ones. Each
+    /// begins at a keyframe, so a player can start with any of them.
     var segments: [Segment] {
         var closed: [Segment] = []
         var open: Segment?
         for fragment in snapshot.fragments {
-            if var current = open {
-                let tooLong = (current.duration + fragment.duration).rounded() > Double(targetDuration)
-                if !fragment.startsWithKeyframe && !tooLong {
-                    current.length += fragment.length
-                    current.duration += fragment.duration
-                    open = current
-                    continue
-                }
-                closed.append(current)
+            if var current = open, !fragment.startsWithKeyframe {
+                current.length += fragment.length
+                current.duration += fragment.duration
+                open = current
+                continue
             }
+            if let open { closed.append(open) }
             open = Segment(offset: fragment.offset, length: fragment.length, duration: fragment.duration)
         }
         if snapshot.ended, let open { closed.append(open) }
