@@ -14,7 +14,7 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 # Where `make test` installs, to test the installed binary alone.
 TEST_INSTALL = $(CURDIR)/.build/install-test
 
-.PHONY: setup build release static install run transcode test fuzz bench bench-ingest bench-cameras bench-page screenshot fixtures clean
+.PHONY: setup build release static install run transcode test fuzz bench bench-ingest bench-cameras bench-live bench-page screenshot fixtures clean
 
 setup:
 	scripts/setup.sh
@@ -69,6 +69,9 @@ bench-ingest: release
 
 bench-cameras: release
 	python3 scripts/bench_cameras.py --reel .build/release/reel
+
+bench-live: release
+	python3 scripts/bench_live.py --reel .build/release/reel
 
 bench-page: release
 	python3 scripts/bench_page.py
