@@ -685,6 +685,7 @@ def main():
     parser.add_argument("--viewers", type=int, default=10, help="live.mp4 and HLS viewers (default 10)")
     parser.add_argument("--seconds", type=float, default=None, help="each measuring window (default 20; quick 10)")
     args = parser.parse_args()
+    args.reel = os.path.abspath(args.reel)  # the server starts in a temp folder
 
     seconds = args.seconds or (10.0 if args.quick else 20.0)
     playlists, ranges = (200, 100) if args.quick else (300, 200)
