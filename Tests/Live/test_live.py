@@ -107,7 +107,7 @@ def test_the_playlist_names_only_complete_fragments_while_the_spool_grows(server
         text, _ = playlist(srv, rid)
         on_disk = spool_path(srv, rid).read_bytes()
         polls += 1
-        assert text.startswith("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-PLAYLIST-TYPE:EVENT\n")
+        assert text.startswith("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-MEDIA-SEQUENCE:0\n")
         uri, init_length = MAP.search(text).groups()
         assert uri == "spool.mp4" and boxes(on_disk[:int(init_length)]) == ["ftyp", "moov"]
         assert "#EXT-X-ENDLIST" not in text

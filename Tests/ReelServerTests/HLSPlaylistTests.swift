@@ -43,6 +43,7 @@ import Testing
             #EXT-X-VERSION:7
             #EXT-X-TARGETDURATION:2
             #EXT-X-PLAYLIST-TYPE:EVENT
+            #EXT-X-MEDIA-SEQUENCE:0
             #EXT-X-MAP:URI="spool.mp4?token=s3cret",BYTERANGE="700@0"
             #EXTINF:1.000,
             #EXT-X-BYTERANGE:2000@700

@@ -15,6 +15,9 @@ struct LiveController<Context: RequestContext> {
     let recorder: Recorder
     let settings: ServerSettings
 
+    /// What a URI's query may carry as it is (RFC 3986's unreserved characters).
+    static var unreserved: CharacterSet { CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~") }
+
     /// The most a read from the spool takes at once.
     static var chunkBytes: Int { 512 * 1024 }
 
@@ -57,7 +60,7 @@ struct LiveController<Context: RequestContext> {
         // Players resolve the segments' URI against the playlist's and drop its query: the token goes with it.
         var uri = "spool.mp4"
         if let token = request.uri.queryParameters.get("token"),
-           let escaped = String(token).addingPercentEncoding(withAllowedCharacters: .alphanumerics) {
+           let escaped = String(token).addingPercentEncoding(withAllowedCharacters: Self.unreserved) {
             uri += "?token=" + escaped
         }
         recorder.metrics.livePlaylists.increment()

@@ -46,6 +46,8 @@ struct HLSPlaylist {
             "#EXT-X-VERSION:7",
             "#EXT-X-TARGETDURATION:\(targetDuration)",
             "#EXT-X-PLAYLIST-TYPE:EVENT",
+            // Without it Chromium takes the playlist for a finished video and never loads it again.
+            "#EXT-X-MEDIA-SEQUENCE:0",
             "#EXT-X-MAP:URI=\"\(uri)\",BYTERANGE=\"\(snapshot.initLength)@0\"",
         ]
         for segment in segments {

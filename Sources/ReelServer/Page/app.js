@@ -123,8 +123,13 @@ function card(recording) {
   }
   const playback = $("playback");
   item.classList.toggle("playing", !playback.hidden && playback.dataset.id === recording.id);
+  // A recording in progress can be watched live.
+  const inProgress = recording.state === "recording";
+  item.querySelector(".live").hidden = !inProgress;
   const button = item.querySelector(".play");
-  if (recording["video url"]) {
+  if (inProgress) {
+    button.addEventListener("click", () => watchLive(recording));
+  } else if (recording["video url"]) {
     button.addEventListener("click", () => play(recording));
   } else {
     button.disabled = true;
@@ -147,6 +152,7 @@ async function deleteRecording(recording, item) {
     item.remove();
     const playback = $("playback");
     if (playback.dataset.id === recording.id) {
+      stopLive();
       playback.pause();
       playback.removeAttribute("src");
       playback.hidden = true;
@@ -213,19 +219,379 @@ async function refresh() {
 
 // --- the player -----------------------------------------------------------
 
-function play(recording) {
-  if (recorder.active) return;
+/** Shows the player for a recording, instead of the camera or the hint. */
+function showPlayer(id) {
   const video = $("playback");
   $("camera").hidden = true;
   $("screen-hint").hidden = true;
   video.hidden = false;
-  video.src = withToken(recording["video url"]);
-  video.dataset.id = recording.id;
-  video.play().catch(() => { /* autoplay refused: the controls are there */ });
+  video.dataset.id = id;
   for (const item of document.querySelectorAll(".card")) {
-    item.classList.toggle("playing", item.dataset.id === recording.id);
+    item.classList.toggle("playing", item.dataset.id === id);
   }
   video.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  return video;
+}
+
+function play(recording) {
+  if (recorder.active) return;
+  if (stopLive()) say(""); // the live view's status is about another recording
+  const video = showPlayer(recording.id);
+  video.src = withToken(recording["video url"]);
+  video.dataset.mode = "stored";
+  video.play().catch(() => { /* autoplay refused: the controls are there */ });
+}
+
+// --- the live view ---------------------------------------------------------
+//
+// A recording in progress is watched from its spool: `live.mp4` streams the
+// init segment (ftyp + moov), then moof + mdat fragments as the encoder
+// completes them, which go into a Media Source Extensions buffer as they are.
+// When the stream ends the recording is followed until it is stored, and the
+// stored video takes over at the same position.
+
+const LIVE_BEHIND_S = 3;     // further than this behind the newest frame: jump
+const LIVE_MARGIN_S = 0.5;   // ... to this much before it
+const LIVE_CATCH_UP = { above: 1.5, below: 1.0, rate: 1.25 }; // a little behind: faster, until close
+const LIVE_KEEP_S = 60;      // media kept behind the position
+const LIVE_POLL_MS = 1000;   // asking whether a finished recording is stored yet
+const LIVE_RETRY_MS = 2000;  // asking again after the live view was lost
+
+/** The live view shown, or null: { id, name, connection, connectedAt, timer }. */
+let live = null;
+
+function watchLive(recording) {
+  if (recorder.active || live?.id === recording.id) return;
+  stopLive();
+  const video = showPlayer(recording.id);
+  video.dataset.mode = "live";
+  // A recording has no sound; muted, starting it is never refused.
+  video.muted = true;
+  live = { id: recording.id, name: recording.id.slice(0, 8), connection: null, connectedAt: 0, timer: null };
+  connectLive(live);
+}
+
+/** Stops the live view (another recording, a deletion, the camera): no more
+ *  requests, no more timers, and the player lets go of the MediaSource.
+ *  Whether there was one. */
+function stopLive() {
+  if (!live) return false;
+  clearTimeout(live.timer);
+  const video = $("playback");
+  const url = live.connection?.url;
+  closeConnection(live.connection);
+  live = null;
+  video.playbackRate = 1;
+  if (url && video.src === url) {
+    video.removeAttribute("src");
+    video.load();
+  }
+  return true;
+}
+
+/** A fresh MediaSource on the player and a fresh request for the stream. */
+function connectLive(view) {
+  closeConnection(view.connection);
+  const source = new MediaSource();
+  const connection = {
+    source,
+    url: URL.createObjectURL(source),
+    controller: new AbortController(),
+    buffer: null,
+    queue: [],         // segments waiting for the buffer to finish its append
+    started: false,    // the first media segment is in: playing
+    idle: null,        // resolves once the queue is empty and nothing is appending
+    closed: false,
+  };
+  view.connection = connection;
+  view.connectedAt = performance.now();
+  source.addEventListener("sourceopen", () => streamLive(view, connection), { once: true });
+  $("playback").src = connection.url;
+  say(`Live · ${view.name} (connecting…)`);
+}
+
+function closeConnection(connection) {
+  if (!connection || connection.closed) return;
+  connection.closed = true;
+  connection.controller.abort();
+  URL.revokeObjectURL(connection.url);
+}
+
+/** Reads live.mp4 to its end; what went wrong decides what comes next. */
+async function streamLive(view, connection) {
+  const path = `/video/recordings/${encodeURIComponent(view.id)}/live.mp4`;
+  try {
+    const response = await api(path, { signal: connection.controller.signal, cache: "no-store" });
+    if (!response.ok) await json(response); // throws the server's message
+    say(`Live · ${view.name}`);
+    const reader = response.body.getReader();
+    const boxes = boxReader((type, box) => takeBox(connection, type, box));
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      boxes.add(value);
+    }
+    boxes.end();
+    await appended(connection);
+    if (connection.closed) return;
+    if (connection.source.readyState === "open") connection.source.endOfStream();
+    followStored(view, 0);
+  } catch (error) {
+    if (connection.closed) return; // stopped on purpose: the abort is no failure
+    if (error.status === 404) {
+      stopLive();
+      say(`Recording ${view.name} is gone.`, "error");
+    } else if (error.status === 409) {
+      followStored(view, 0); // not live: finished, or from before a restart
+    } else {
+      liveLost(view, error.message);
+    }
+  }
+}
+
+/** Top-level MP4 boxes from a stream of bytes: each complete box goes to
+ *  `take(type, bytes)`; a box cut between two reads waits for the rest. */
+function boxReader(take) {
+  let pending = new Uint8Array(0);
+  return {
+    add(chunk) {
+      pending = concat(pending, chunk);
+      let offset = 0;
+      for (;;) {
+        const size = boxSize(pending, offset);
+        if (size === null || offset + size > pending.length) break;
+        const type = String.fromCharCode(...pending.subarray(offset + 4, offset + 8));
+        take(type, pending.slice(offset, offset + size));
+        offset += size;
+      }
+      pending = pending.subarray(offset);
+    },
+    end() {
+      if (pending.length) throw new Error("the stream stopped in the middle of a box");
+    },
+  };
+}
+
+/** A box's size from its header (32-bit, or 64-bit after size 1), or null
+ *  while the header itself is not all there. */
+function boxSize(bytes, offset) {
+  if (bytes.length - offset < 8) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, bytes.length - offset);
+  const size = view.getUint32(0);
+  if (size === 1) {
+    if (bytes.length - offset < 16) return null;
+    return Number(view.getBigUint64(8));
+  }
+  if (size < 8) throw new Error(`a box of ${size} bytes in the stream`);
+  return size;
+}
+
+function concat(...parts) {
+  const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    joined.set(part, offset);
+    offset += part.length;
+  }
+  return joined;
+}
+
+/** ftyp + moov are the init segment; each moof + mdat pair is one media segment. */
+function takeBox(connection, type, box) {
+  if (connection.closed) return;
+  if (type === "ftyp") {
+    connection.ftyp = box;
+  } else if (type === "moov") {
+    const codec = avcCodec(box);
+    connection.buffer = connection.source.addSourceBuffer(`video/mp4; codecs="${codec}"`);
+    connection.buffer.addEventListener("updateend", () => afterUpdate(connection));
+    const refused = () => liveFailed(connection, "the video would not take a fragment");
+    connection.buffer.addEventListener("error", refused);
+    enqueue(connection, concat(connection.ftyp || new Uint8Array(0), box), false);
+  } else if (type === "moof") {
+    connection.moof = box;
+  } else if (type === "mdat" && connection.moof) {
+    enqueue(connection, concat(connection.moof, box), true);
+    connection.moof = null;
+  }
+}
+
+/** `avc1.` and the avcC box's profile, compatibility and level bytes (the
+ *  three after its version byte), the codec string MSE asks for. */
+function avcCodec(moov) {
+  for (let i = 4; i + 8 <= moov.length; i += 1) {
+    if (moov[i] === 0x61 && moov[i + 1] === 0x76 && moov[i + 2] === 0x63 && moov[i + 3] === 0x43) { // "avcC"
+      const hex = [...moov.subarray(i + 5, i + 8)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+      return `avc1.${hex}`;
+    }
+  }
+  throw new Error("no H.264 configuration (avcC) in the stream");
+}
+
+function enqueue(connection, bytes, media) {
+  connection.queue.push({ bytes, media });
+  appendNext(connection);
+}
+
+/** One append at a time: the next segment goes in when the last one is done. */
+function appendNext(connection) {
+  const buffer = connection.buffer;
+  if (connection.closed || !buffer || buffer.updating) return;
+  if (connection.source.readyState !== "open") {
+    liveFailed(connection, "the video closed its stream");
+    return;
+  }
+  const next = connection.queue.shift();
+  if (!next) {
+    connection.idle?.();
+    return;
+  }
+  connection.appending = next;
+  try {
+    buffer.appendBuffer(next.bytes);
+  } catch (error) {
+    liveFailed(connection, error.message);
+  }
+}
+
+function afterUpdate(connection) {
+  if (connection.closed) return;
+  const video = $("playback");
+  const buffer = connection.buffer;
+  const ranges = buffer.buffered;
+  if (connection.appending?.media && ranges.length) {
+    const end = ranges.end(ranges.length - 1);
+    if (!connection.started) {
+      connection.started = true;
+      video.currentTime = ranges.start(0);
+      video.play().catch(() => { /* autoplay refused: the controls are there */ });
+    } else if (end - video.currentTime > LIVE_BEHIND_S) {
+      video.currentTime = end - LIVE_MARGIN_S; // stay near the live edge
+    } else {
+      catchUp(video, end - video.currentTime);
+    }
+  }
+  connection.appending = null;
+  // A long recording: what is long past is let go (remove is an update too,
+  // so the next append waits for its updateend).
+  const keepFrom = video.currentTime - LIVE_KEEP_S;
+  if (ranges.length && ranges.start(0) < keepFrom - 1) {
+    buffer.remove(0, keepFrom);
+    return;
+  }
+  appendNext(connection);
+}
+
+/** The stream starts at its latest keyframe, up to a keyframe interval back:
+ *  a quarter faster until close to the newest frame, which a viewer hardly
+ *  notices (a jump they would), then at the normal rate with some margin. */
+function catchUp(video, behind) {
+  if (behind > LIVE_CATCH_UP.above) video.playbackRate = LIVE_CATCH_UP.rate;
+  else if (behind < LIVE_CATCH_UP.below) video.playbackRate = 1;
+}
+
+/** Resolves once every segment received is in the buffer. */
+function appended(connection) {
+  return new Promise((resolve) => {
+    connection.idle = resolve;
+    if (!connection.buffer) resolve();
+    else appendNext(connection);
+  });
+}
+
+/** The player refused what came: the stream is started again. */
+function liveFailed(connection, reason) {
+  if (connection.closed || live?.connection !== connection) return;
+  liveLost(live, reason);
+}
+
+/** A decoding error on the live stream's player. */
+function playbackError() {
+  const connection = live?.connection;
+  if (connection && $("playback").src === connection.url) {
+    liveFailed(connection, $("playback").error?.message || "the video would not play");
+  }
+}
+
+/** The live view broke (the server went, a 5xx, the connection dropped):
+ *  asks the recording's state every few seconds until it can go on. */
+function liveLost(view, reason) {
+  if (live !== view) return;
+  closeConnection(view.connection);
+  say(`Live view lost: ${reason}; trying again…`, "error");
+  clearTimeout(view.timer);
+  view.timer = setTimeout(() => followStored(view, LIVE_RETRY_MS, reason), LIVE_RETRY_MS);
+}
+
+/** Asks the recording's state and acts on it: still recording → live again;
+ *  stored → the stored video; finishing or waiting for upload → asks again
+ *  after `interval` ms (at least LIVE_POLL_MS). `lost` is why the live view
+ *  went, while the server cannot be reached. */
+async function followStored(view, interval, lost = "") {
+  if (live !== view) return;
+  const again = () => {
+    clearTimeout(view.timer);
+    view.timer = setTimeout(() => followStored(view, interval, lost), Math.max(interval, LIVE_POLL_MS));
+  };
+  let entry;
+  try {
+    entry = await json(await api(`/video/recordings/${encodeURIComponent(view.id)}`, { cache: "no-store" }));
+  } catch (error) {
+    if (live !== view) return;
+    if (error.status === 404) {
+      stopLive();
+      say(`Recording ${view.name} is gone.`, "error");
+      return;
+    }
+    say(`Live view lost: ${lost || error.message}; trying again…`, "error");
+    again();
+    return;
+  }
+  if (live !== view) return;
+  if (entry["video url"]) {
+    showStored(view, entry["video url"]);
+  } else if (entry.state === "recording") {
+    reconnect(view);
+  } else if (entry.state === "failed") {
+    stopLive();
+    say(`Recording ${view.name} failed: ${entry["last error"] || "the server gave no reason"}`, "error");
+  } else {
+    const problem = entry["last error"];
+    if (entry.state !== "pending") say("Finishing…");
+    else if (problem) say(`Waiting for upload: ${problem}`, "error");
+    else say("Waiting for upload…");
+    again();
+  }
+}
+
+/** Live again, but not sooner than LIVE_RETRY_MS after the last try: a
+ *  server that says "recording" yet answers the stream with "not live" is
+ *  not asked in a loop. */
+function reconnect(view) {
+  const wait = view.connectedAt + LIVE_RETRY_MS - performance.now();
+  if (wait <= 0) {
+    connectLive(view);
+    return;
+  }
+  clearTimeout(view.timer);
+  view.timer = setTimeout(() => { if (live === view) connectLive(view); }, wait);
+}
+
+/** The stored video takes over from the live view, at the same position. */
+function showStored(view, url) {
+  const video = $("playback");
+  const position = video.currentTime;
+  const ended = video.ended;
+  stopLive();
+  video.src = withToken(url);
+  video.playbackRate = 1;
+  video.dataset.mode = "stored";
+  video.addEventListener("loadedmetadata", () => {
+    video.currentTime = Math.min(position, video.duration);
+    // Seen to its end already: left there, not started again from the top.
+    if (!ended) video.play().catch(() => { /* autoplay refused: the controls are there */ });
+  }, { once: true });
+  say(`Stored · ${view.name}`, "ok");
 }
 
 // --- the recorder ----------------------------------------------------------
@@ -274,6 +640,7 @@ async function startRecording() {
     return;
   }
   const camera = $("camera");
+  stopLive();
   $("playback").pause();
   $("playback").hidden = true;
   $("screen-hint").hidden = true;
@@ -392,6 +759,7 @@ function finishOnLeave() {
 // --- start -----------------------------------------------------------------
 
 window.addEventListener("pagehide", finishOnLeave);
+$("playback").addEventListener("error", playbackError);
 window.addEventListener("pageshow", (event) => { if (event.persisted) refresh(); });
 $("record").addEventListener("click", startRecording);
 $("stop").addEventListener("click", stopRecording);
