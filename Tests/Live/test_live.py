@@ -167,17 +167,23 @@ def read_stream(response: requests.Response, into: bytearray, done: threading.Ev
         done.set()
 
 
+def watch(srv, rid: str) -> tuple[requests.Response, bytearray, threading.Event]:
+    """Opens live.mp4 and reads it from a thread: the response, the bytes so far, and whether it ended."""
+    r = requests.get(srv.url(f"/video/recordings/{rid}/live.mp4"), stream=True, timeout=HTTP_TIMEOUT)
+    received, ended = bytearray(), threading.Event()
+    threading.Thread(target=read_stream, args=(r, received, ended), daemon=True).start()
+    return r, received, ended
+
+
 def test_live_mp4_streams_from_the_latest_keyframe_to_the_end(server, tmp_path):
     srv = server()
     rid = create(srv)
     camera = Camera(srv, rid)
     camera.start()
     poll(lambda: camera.sent > 3 * FPS, timeout=30, what="three seconds of frames")
-    r = requests.get(srv.url(f"/video/recordings/{rid}/live.mp4"), stream=True, timeout=HTTP_TIMEOUT)
+    r, received, ended = watch(srv, rid)
     assert r.status_code == 200 and r.headers["Content-Type"] == "video/mp4"
     assert r.headers["Cache-Control"] == "no-store"
-    received, ended = bytearray(), threading.Event()
-    threading.Thread(target=read_stream, args=(r, received, ended), daemon=True).start()
     time.sleep(2)
     # Fragments arrive as they complete: whole boxes, the init segment first.
     assert not ended.is_set()
@@ -262,9 +268,7 @@ def test_a_viewer_of_a_server_killed_with_kill_9_is_cut_off_and_the_recording_re
     camera = Camera(srv, rid)
     camera.start()
     poll(lambda: camera.sent > 2 * FPS, timeout=30, what="two seconds of frames")
-    r = requests.get(srv.url(f"/video/recordings/{rid}/live.mp4"), stream=True, timeout=HTTP_TIMEOUT)
-    received, ended = bytearray(), threading.Event()
-    threading.Thread(target=read_stream, args=(r, received, ended), daemon=True).start()
+    _, received, ended = watch(srv, rid)
     time.sleep(1.5)
     srv.kill()
     camera.stop()
@@ -283,9 +287,7 @@ def test_sigterm_ends_live_streams_and_stores_the_recording(server):
     poll(lambda: camera.sent > FPS, timeout=30, what="a second of frames")
     streams = []
     for _ in range(3):
-        r = requests.get(srv.url(f"/video/recordings/{rid}/live.mp4"), stream=True, timeout=HTTP_TIMEOUT)
-        received, ended = bytearray(), threading.Event()
-        threading.Thread(target=read_stream, args=(r, received, ended), daemon=True).start()
+        _, received, ended = watch(srv, rid)
         streams.append((received, ended))
     time.sleep(1)
     began = time.monotonic()
