@@ -443,3 +443,23 @@ def test_client_timestamps_far_apart_are_refused_and_harm_nothing(server, tmp_pa
     info = ffprobe(download(answer["video url"], tmp_path / "v.mp4"))
     assert info["frames"] == 3
     assert requests.get(srv.url("/healthz"), timeout=HTTP_TIMEOUT).status_code == 200
+
+
+def test_a_client_may_choose_the_recording_id(server, tmp_path):
+    srv = server()
+    chosen = str(uuid.uuid4()).upper()
+    r = requests.get(srv.url(f"/video/create_video?id={chosen}"), timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200, r.text
+    rid = r.json()["id"]
+    assert rid == chosen.lower()
+    assert upload_ok(srv, fixture_bytes("frame-1280x720-420-1.jpg"), rid) == 1
+    # Taken while it records, and once it is stored.
+    body = assert_error(requests.get(srv.url(f"/video/create_video?id={rid}"), timeout=HTTP_TIMEOUT), 409)
+    assert body["message"] == f"a recording with id {rid} exists already; choose another id, or none and the server chooses"
+    finish_ok(srv, rid)
+    assert_error(requests.get(srv.url(f"/video/create_video?id={chosen}"), timeout=HTTP_TIMEOUT), 409)
+    body = assert_error(requests.get(srv.url("/video/create_video?id=camera-1"), timeout=HTTP_TIMEOUT), 400)
+    assert body["message"] == "id must be a UUID, such as 4f0c6e1a-8a53-4c3e-9a51-0d3f3b1f6f9e"
+    # Refused creations leave nothing behind: one recording, stored, and the server takes the next.
+    assert [e["id"] for e in requests.get(srv.url("/video/recordings"), timeout=HTTP_TIMEOUT).json()["recordings"]] == [rid]
+    assert create(srv) != rid

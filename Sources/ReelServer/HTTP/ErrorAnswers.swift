@@ -35,7 +35,7 @@ extension APIError {
         var extra: [String: JSONValue] = [:]
         switch error {
         case .noneInProgress, .unknown: status = .notFound
-        case .alreadyFinished, .frameLimit, .timeLimit, .busy, .beingDeleted, .notLive: status = .conflict
+        case .alreadyFinished, .idTaken, .frameLimit, .timeLimit, .busy, .beingDeleted, .notLive: status = .conflict
         case .deletingFailed(_, _, let storageAway): status = storageAway ? .serviceUnavailable : .badGateway
         case .tooMany: status = .tooManyRequests
         case .encodersFull(_, _, _, _, _, let retryAfter):

@@ -29,6 +29,7 @@ struct VideoController<Context: RequestContext> {
     /// `?timing=arrival` gives this recording's frames the time they were taken
     /// (`X-Reel-Timestamp`) instead of 1/fps each: a sender that drops frames,
     /// as the web page does, still makes a video as long as the recording was.
+    /// `?id=<uuid>` chooses the recording's id (409 when it is taken).
     @Sendable func create(_ request: Request, context: Context) async throws -> Answer<RecordingStarted> {
         var timing: EncoderSettings.Timing?
         if let text = request.uri.queryParameters.get("timing") {
@@ -37,7 +38,14 @@ struct VideoController<Context: RequestContext> {
             }
             timing = value
         }
-        let session = try await recorder.create(timing: timing)
+        var id: String?
+        if let text = request.uri.queryParameters.get("id"), !text.isEmpty {
+            guard let uuid = UUID(uuidString: String(text)) else {
+                throw APIError(.badRequest, "id must be a UUID, such as 4f0c6e1a-8a53-4c3e-9a51-0d3f3b1f6f9e")
+            }
+            id = uuid.uuidString.lowercased()
+        }
+        let session = try await recorder.create(id: id, timing: timing)
         return Answer(RecordingStarted(id: session.id))
     }
 

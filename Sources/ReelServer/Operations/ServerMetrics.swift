@@ -170,7 +170,7 @@ enum RefusalReason: String, CaseIterable, Sendable {
             case .alreadyFinished, .frameLimit, .timeLimit: self = .recordingClosed
             case .noSpaceToStart, .noSpaceToFinish: self = .diskFull
             case .tooMany, .encodersFull, .cannotStart, .unknownCursor, .storingFailed, .timestampOutOfRange, .busy, .beingDeleted,
-                 .deletingFailed, .notLive:
+                 .deletingFailed, .notLive, .idTaken:
                 self = .badRequest
             }
         case let error as UploadError:

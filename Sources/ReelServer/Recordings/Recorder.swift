@@ -61,7 +61,11 @@ actor Recorder {
     }
 
     /// Starts a recording; `timing` (constant or arrival) overrides the server's for this one.
-    func create(timing: EncoderSettings.Timing? = nil) throws -> RecordingSession {
+    /// `id`: the client's choice (a lowercased UUID), so a load balancer can route its first request; else one is made.
+    func create(id requested: String? = nil, timing: EncoderSettings.Timing? = nil) throws -> RecordingSession {
+        if let requested, active[requested] != nil || recordings.entry(requested) != nil {
+            throw RecordingError.idTaken(id: requested)
+        }
         guard active.count < settings.limits.maxRecordings else {
             metrics.recordingsRefused(.maxRecordings).increment()
             throw RecordingError.tooMany(active: active.count)
@@ -70,7 +74,7 @@ actor Recorder {
             metrics.recordingsRefused(.insufficientStorage).increment()
             throw error
         }
-        let id = UUID().uuidString.lowercased()
+        let id = requested ?? UUID().uuidString.lowercased()
         let preset: String
         do { preset = try capacity.admit(id) } catch {
             metrics.recordingsRefused(.encodersFull).increment()

@@ -5,6 +5,8 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
     case noneInProgress
     case unknown(id: String)
     case alreadyFinished(id: String)
+    /// A client chose the id of a recording that exists.
+    case idTaken(id: String)
     case frameLimit(id: String, frames: Int)
     case timeLimit(id: String, seconds: Int)
     /// As many recordings are in progress as the server takes.
@@ -37,6 +39,7 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
         case .noneInProgress: "no recording in progress: call /video/create_video first"
         case .unknown(let id): "no recording with id \(id)"
         case .alreadyFinished(let id): "recording \(id) is already finished"
+        case .idTaken(let id): "a recording with id \(id) exists already; choose another id, or none and the server chooses"
         case let .frameLimit(id, frames): "recording \(id) reached its limit of \(frames) frames; finish it"
         case let .timeLimit(id, seconds): "recording \(id) reached its limit of \(seconds) seconds; finish it"
         case .tooMany(let active): "\(active) recordings are in progress, the limit; finish one first"
