@@ -59,21 +59,26 @@ public final class FragmentIndex: @unchecked Sendable {
     /// No more fragments: the file is complete, or its encoder stopped.
     func end() { change { $0.ended = true } }
 
-    /// Waits until there are more than `count` fragments, the file ends, or `timeout` passes
-    /// (so a reader can check for itself whether it should go on).
+    /// Waits until there are more than `count` fragments, the file ends (`ended`: what the
+    /// reader last saw), `timeout` passes or the task is cancelled (so a reader can check
+    /// for itself whether it should go on).
     public func waitForChange(beyond count: Int, ended: Bool = false, timeout: Duration) async -> FragmentSnapshot {
         let id = UUID()
         let timer = Task {
             try? await Task.sleep(for: timeout)
             self.wake(id)
         }
-        await withCheckedContinuation { continuation in
-            let due = lock.withLock {
-                if snapshot.fragments.count > count || snapshot.ended != ended || expired.contains(id) { return true }
-                waiters[id] = continuation
-                return false
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let due = lock.withLock {
+                    if snapshot.fragments.count > count || snapshot.ended != ended || expired.contains(id) { return true }
+                    waiters[id] = continuation
+                    return false
+                }
+                if due { continuation.resume() }
             }
-            if due { continuation.resume() }
+        } onCancel: {
+            wake(id)
         }
         timer.cancel()
         await timer.value

@@ -39,8 +39,9 @@ public final class VideoEncoder {
     /// Frames x264 has given back as packets: it holds its lookahead's frames before encoding them.
     private(set) public var packetsWritten = 0
     private var latestWrittenPTS = Int64.min
-    /// The latest keyframe asked for or given back by x264.
+    /// The latest keyframe asked for, and frames sent since.
     private var latestKeyframePTS: Int64?
+    private var framesSinceKeyframe = 0
     /// Frames 0..<durableFrames are in complete fragments in the file.
     private(set) public var durableFrames = 0
     /// Hears `durableFrames` each time it grows.
@@ -99,7 +100,8 @@ public final class VideoEncoder {
         if muxer.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER != 0 {
             codec.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER
         }
-        let options = try FFmpegOptions(["preset": settings.preset, "crf": String(settings.crf)])
+        // sc_threshold 0: no scene-cut keyframes, which would come unannounced beside the ones asked for.
+        let options = try FFmpegOptions(["preset": settings.preset, "crf": String(settings.crf), "sc_threshold": "0"])
         try options.pass(to: "avcodec_open2") { avcodec_open2(codec, encoder, &$0) }
         try check(avcodec_parameters_from_context(stream.pointee.codecpar, codec), "avcodec_parameters_from_context")
         stream.pointee.time_base = codec.pointee.time_base
@@ -141,11 +143,19 @@ public final class VideoEncoder {
         if lastPTS >= 0 { frameDuration = next - lastPTS }
         lastPTS = next
         picture.frame.pointee.pts = next
-        // A keyframe at least every `keyframeInterval` seconds of video, not only every
-        // fps × interval frames: a camera sending fewer frames (arrival timing) still
-        // gets one that often, so live segments (keyframe to keyframe) keep their length.
-        let keyframeDue = latestKeyframePTS.map { next - $0 >= Int64(settings.keyframeInterval) * Int64(settings.timeScale) } ?? true
-        if keyframeDue { latestKeyframePTS = next }
+        // Keyframes are placed here, not by x264 (its scene cuts are off): one every
+        // fps × interval frames, as x264 would, and also every `keyframeInterval` seconds
+        // of video, so a camera sending fewer frames (arrival timing) gets one that often
+        // too and live segments (keyframe to keyframe) keep their length.
+        let keyframeDue = latestKeyframePTS.map {
+            next - $0 >= Int64(settings.keyframeInterval) * Int64(settings.timeScale)
+                || framesSinceKeyframe >= settings.fps * settings.keyframeInterval
+        } ?? true
+        if keyframeDue {
+            latestKeyframePTS = next
+            framesSinceKeyframe = 0
+        }
+        framesSinceKeyframe += 1
         picture.frame.pointee.pict_type = keyframeDue ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE
         try check(avcodec_send_frame(codec, picture.frame), "avcodec_send_frame")
         sentPTS.append(next)
@@ -196,7 +206,6 @@ public final class VideoEncoder {
             // Samples wait in memory until their fragment is written, in one go
             // and flushed (AVFMT_FLAG_FLUSH_PACKETS): the file grew, so every
             // packet before this one is on disk.
-            if keyframe { latestKeyframePTS = max(latestKeyframePTS ?? pts, pts) }
             if avio_tell(muxer!.pointee.pb) > fileEnd {
                 noteDurable()
                 noteFragment(endingAt: dts, next: (dts, keyframe))

@@ -89,7 +89,8 @@ public func buildApplication(settings: ServerSettings, logger: Logger) async thr
     let idleTimeout = TimeAmount.nanoseconds(Int64(settings.connectionIdleSeconds * 1e9))
     return Application(
         router: router,
-        server: .http1(configuration: .init(additionalChannelHandlers: [CloseAfterResponse()], idleTimeout: idleTimeout)),
+        server: .http1(configuration: .init(additionalChannelHandlers: [CloseAfterResponse(), CloseStalledReader(timeout: idleTimeout)],
+                                            idleTimeout: idleTimeout)),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "reel",
                              availableConnectionsDelegate: MaximumAvailableConnections(connections, logger: logger)),
         services: [RecordingJanitor(recorder: recorder, logger: logger)] + services

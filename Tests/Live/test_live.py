@@ -8,6 +8,7 @@ live view in Chromium is in test_live_page.py.
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -299,3 +300,32 @@ def test_sigterm_ends_live_streams_and_stores_the_recording(server):
         assert boxes(bytes(received))[:2] == ["ftyp", "moov"], "each viewer got whole boxes up to the end"
     assert "1 stored" in srv.log()
     print(f"\nSIGTERM with 3 live viewers: stopped in {stopped:.1f} s")
+
+
+def test_a_viewer_that_stops_reading_is_let_go_and_does_not_hold_up_a_stop(server):
+    srv = server(connection_idle_seconds=2)
+    rid = create(srv)
+    camera = Camera(srv, rid)
+    camera.start()
+    # A viewer that asks and then never reads: its small receive buffer fills within seconds.
+    stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.connect(("127.0.0.1", srv.port))
+    stalled.sendall(f"GET /video/recordings/{rid}/live.mp4 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    poll(lambda: metric_samples(srv)[("reel_live_streams", ())] == 1, timeout=10, what="the viewer to be counted")
+    poll(lambda: metric_samples(srv)[("reel_live_streams", ())] == 0, timeout=60,
+         what="the stalled viewer to be let go (its writes wait longer than --connection-idle-seconds)")
+    assert camera.error is None, camera.error
+    # And a stop is not held up by one that stalls now.
+    again = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    again.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    again.connect(("127.0.0.1", srv.port))
+    again.sendall(f"GET /video/recordings/{rid}/live.mp4 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    time.sleep(3)
+    began = time.monotonic()
+    assert srv.terminate(timeout=60) == 0
+    camera.stop()
+    print(f"\nstop with a stalled live viewer: {time.monotonic() - began:.1f} s")
+    assert "1 stored" in srv.log()
+    stalled.close()
+    again.close()

@@ -58,23 +58,30 @@ import ReelTestSupport
         #expect(index.fragments.contains { !$0.startsWithKeyframe })
     }
 
-    @Test func aCameraSendingFewerFramesStillGetsAKeyframeEveryInterval() throws {
+    /// Seconds from keyframe to keyframe of frames sent every `step` ms for `seconds`.
+    private func keyframeRuns(everyMilliseconds step: Int64, seconds: Int64) throws -> [Double] {
         let scratch = try ScratchFolder()
-        let spool = scratch.file("slow.spool")
         let settings = EncoderSettings(size: FrameSize(width: 320, height: 180), keyframeInterval: 2, timing: .timestamps)
-        let encoder = try VideoEncoder(path: spool, settings: settings)
+        let encoder = try VideoEncoder(path: scratch.file("camera.spool"), settings: settings)
         let decoder = FrameDecoder(outputSize: FrameSize(width: 320, height: 180))
         let frames = try Fixtures.hd720Frames.map { try decoder.decode(try Fixtures.bytes($0)) }
-        // 10 fps for 7 s: 54 frames (the interval at 27 fps) would be 5.4 s.
-        for index in 0..<70 { try encoder.encode(frames[index % 3], pts: Int64(index) * 100) }
+        for index in 0..<Int(seconds * 1000 / step) { try encoder.encode(frames[index % 3], pts: Int64(index) * step) }
         try encoder.finish()
         var runs: [Double] = [], run = 0.0
         for fragment in encoder.fragments.current.fragments {
             if fragment.startsWithKeyframe, run > 0 { runs.append(run); run = 0 }
             run += fragment.duration
         }
-        // From keyframe to keyframe: 2 s each (x264 may add one at a scene cut, never fewer).
-        #expect(runs.count >= 3 && !runs.contains { $0 > 2.0 + 1e-9 }, "\(runs)")
+        return runs
+    }
+
+    @Test func keyframesComeEveryIntervalOfVideoOrOfFramesWhicheverIsFirst() throws {
+        // 10 fps: 54 frames (the interval at 27 fps) would be 5.4 s; a keyframe every 2 s instead.
+        let slow = try keyframeRuns(everyMilliseconds: 100, seconds: 7)
+        #expect(slow.count == 3 && !slow.contains { abs($0 - 2.0) > 1e-9 }, "\(slow)")
+        // 30 fps: every 54 frames (1.8 s), and never a second keyframe just after one.
+        let fast = try keyframeRuns(everyMilliseconds: 33, seconds: 7)
+        #expect(fast.count == 3 && !fast.contains { abs($0 - 54 * 0.033) > 1e-9 }, "\(fast)")
     }
 
     @Test func aWaitEndsWithNewFragmentsTheEndOrItsTimeout() async throws {

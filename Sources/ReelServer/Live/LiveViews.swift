@@ -29,6 +29,11 @@ final class LiveViews: Sendable {
         }
     }
 
+    /// The recording is gone (deleted): nothing of it is served any more.
+    func remove(_ id: String) {
+        watched.withLock { $0[id] = nil }
+    }
+
     /// Lets go of the spools whose time is up (the file's space returns once no viewer reads it).
     func removeExpired(now: ContinuousClock.Instant = .now) {
         watched.withLock { views in

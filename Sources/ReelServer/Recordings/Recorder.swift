@@ -168,11 +168,14 @@ actor Recorder {
 
     /// The spool of a recording to watch live: one in progress, or ended a moment ago.
     func liveSpool(_ id: String) throws -> LiveSpool {
+        guard let entry = recordings.entry(id) else {
+            live.remove(id)  // deleted, or ended without frames
+            throw RecordingError.unknown(id: id)
+        }
         if let spool = live.spool(id) {
             spool.noteWatched()
             return spool
         }
-        guard let entry = recordings.entry(id) else { throw RecordingError.unknown(id: id) }
         throw RecordingError.notLive(id: id, state: entry.state.rawValue)
     }
 
@@ -207,7 +210,9 @@ actor Recorder {
     /// Deletes a stored or failed recording (see `RecordingRemoval`).
     @discardableResult
     func delete(_ id: String, reason: DeletionReason) async throws -> RecordingEntry {
-        try await removal.delete(id, reason: reason)
+        let deleted = try await removal.delete(id, reason: reason)
+        live.remove(id)
+        return deleted
     }
 
     /// `/metrics`: the gauges read now, then every instrument.
@@ -243,9 +248,10 @@ actor Recorder {
         capacity.release(session.id)
         metrics.recordingsActive.set(active.count)
         recordings.update(session.id) { $0.state = .finishing; $0.frames = session.frames }
-        defer { live.ended(session.id) }
         let summary: VideoSummary
         do {
+            // The spool is complete (or its encoder gave up): its viewers see the end now, not after the upload.
+            defer { live.ended(session.id) }
             summary = try await session.finish(to: layout.pendingVideo(session.id))
         } catch MediaError.noFrames {
             recordings.forget(session.id)
