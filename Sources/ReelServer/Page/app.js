@@ -256,6 +256,7 @@ const LIVE_CATCH_UP = { above: 1.5, below: 1.0, rate: 1.25 }; // a little behind
 const LIVE_KEEP_S = 60;      // media kept behind the position
 const LIVE_POLL_MS = 1000;   // asking whether a finished recording is stored yet
 const LIVE_RETRY_MS = 2000;  // asking again after the live view was lost
+const LIVE_RETRY_MAX_MS = 30000; // ... at most this long apart when it keeps failing
 
 /** The live view shown, or null: { id, name, connection, connectedAt, timer }. */
 let live = null;
@@ -267,8 +268,48 @@ function watchLive(recording) {
   video.dataset.mode = "live";
   // A recording has no sound; muted, starting it is never refused.
   video.muted = true;
-  live = { id: recording.id, name: recording.id.slice(0, 8), connection: null, connectedAt: 0, timer: null };
+  if (!window.MediaSource) {
+    watchNatively(video, recording);
+    return;
+  }
+  live = {
+    id: recording.id, name: recording.id.slice(0, 8), connection: null, connectedAt: 0, timer: null,
+    failures: 0,      // live views lost in a row: each retry waits longer
+    following: true,  // kept at the live edge, until the viewer pauses or seeks back
+  };
   connectLive(live);
+}
+
+/** Without Media Source Extensions (an iPhone's Safari) the browser's own HLS
+ *  player takes the playlist, if it has one. */
+function watchNatively(video, recording) {
+  const playlist = `/video/recordings/${encodeURIComponent(recording.id)}/live.m3u8`;
+  if (!video.canPlayType("application/vnd.apple.mpegurl")) {
+    say("This browser cannot play a recording while it records; it plays once stored.", "error");
+    return;
+  }
+  video.src = withToken(playlist);
+  video.play().catch(() => { /* autoplay refused: the controls are there */ });
+  say(`Live · ${recording.id.slice(0, 8)}`);
+}
+
+/** Moves the live view's position itself, which the viewer's own seeking is told apart from. */
+function seekLive(video, time) {
+  if (live) live.seeking = true;
+  video.currentTime = time;
+}
+
+/** The viewer paused or went back: the live view stops chasing the newest frame until played again. */
+function followLive(event) {
+  if (!live) return;
+  if (event.type === "seeking") {
+    if (!live.seeking) live.following = false;
+    live.seeking = false;
+  } else if (event.type === "pause") {
+    if (!$("playback").ended) live.following = false;
+  } else if (event.type === "play") {
+    live.following = true;
+  }
 }
 
 /** Stops the live view (another recording, a deletion, the camera): no more
@@ -402,8 +443,14 @@ function takeBox(connection, type, box) {
   if (type === "ftyp") {
     connection.ftyp = box;
   } else if (type === "moov") {
-    const codec = avcCodec(box);
-    connection.buffer = connection.source.addSourceBuffer(`video/mp4; codecs="${codec}"`);
+    const mime = `video/mp4; codecs="${avcCodec(box)}"`;
+    if (!MediaSource.isTypeSupported(mime)) {
+      // Asking again would not help: this browser does not play this H.264.
+      stopLive();
+      say(`This browser cannot play the recording live (${mime}); it plays once stored.`, "error");
+      return;
+    }
+    connection.buffer = connection.source.addSourceBuffer(mime);
     connection.buffer.addEventListener("updateend", () => afterUpdate(connection));
     const refused = () => liveFailed(connection, "the video would not take a fragment");
     connection.buffer.addEventListener("error", refused);
@@ -463,10 +510,13 @@ function afterUpdate(connection) {
     const end = ranges.end(ranges.length - 1);
     if (!connection.started) {
       connection.started = true;
-      video.currentTime = ranges.start(0);
+      if (live) live.failures = 0;
+      seekLive(video, ranges.start(0));
       video.play().catch(() => { /* autoplay refused: the controls are there */ });
+    } else if (!live?.following || video.paused) {
+      video.playbackRate = 1;
     } else if (end - video.currentTime > LIVE_BEHIND_S) {
-      video.currentTime = end - LIVE_MARGIN_S; // stay near the live edge
+      seekLive(video, end - LIVE_MARGIN_S); // stay near the live edge
     } else {
       catchUp(video, end - video.currentTime);
     }
@@ -520,7 +570,10 @@ function liveLost(view, reason) {
   closeConnection(view.connection);
   say(`Live view lost: ${reason}; trying again…`, "error");
   clearTimeout(view.timer);
-  view.timer = setTimeout(() => followStored(view, LIVE_RETRY_MS, reason), LIVE_RETRY_MS);
+  // Each failure in a row waits twice as long: what keeps failing is not asked for every 2 s for hours.
+  const wait = Math.min(LIVE_RETRY_MAX_MS, LIVE_RETRY_MS * 2 ** view.failures);
+  view.failures += 1;
+  view.timer = setTimeout(() => followStored(view, wait, reason), wait);
 }
 
 /** Asks the recording's state and acts on it: still recording → live again;
@@ -529,9 +582,11 @@ function liveLost(view, reason) {
  *  went, while the server cannot be reached. */
 async function followStored(view, interval, lost = "") {
   if (live !== view) return;
+  // Asked again, a little later each time (an upload may wait for storage for hours).
   const again = () => {
     clearTimeout(view.timer);
-    view.timer = setTimeout(() => followStored(view, interval, lost), Math.max(interval, LIVE_POLL_MS));
+    const next = Math.min(LIVE_RETRY_MAX_MS, Math.max(interval, LIVE_POLL_MS) * 1.5);
+    view.timer = setTimeout(() => followStored(view, next, lost), Math.max(interval, LIVE_POLL_MS));
   };
   let entry;
   try {
@@ -583,10 +638,12 @@ function showStored(view, url) {
   const position = video.currentTime;
   const ended = video.ended;
   stopLive();
-  video.src = withToken(url);
+  const stored = withToken(url);
+  video.src = stored;
   video.playbackRate = 1;
   video.dataset.mode = "stored";
   video.addEventListener("loadedmetadata", () => {
+    if (video.src !== new URL(stored, location.href).href) return; // another recording was chosen meanwhile
     video.currentTime = Math.min(position, video.duration);
     // Seen to its end already: left there, not started again from the top.
     if (!ended) video.play().catch(() => { /* autoplay refused: the controls are there */ });
@@ -760,6 +817,7 @@ function finishOnLeave() {
 
 window.addEventListener("pagehide", finishOnLeave);
 $("playback").addEventListener("error", playbackError);
+for (const type of ["seeking", "pause", "play"]) $("playback").addEventListener(type, followLive);
 window.addEventListener("pageshow", (event) => { if (event.persisted) refresh(); });
 $("record").addEventListener("click", startRecording);
 $("stop").addEventListener("click", stopRecording);
