@@ -471,3 +471,50 @@ def test_leaving_the_live_view_ends_its_stream(server, browser, footage, senders
     browser.find_element(By.ID, "stop").click()
     poll(lambda: browser.find_element(By.ID, "record").is_enabled(), 60, what="the recording to finish")
     sender.stop()
+
+
+def test_pausing_or_going_back_in_the_live_view_keeps_the_viewers_place(server, browser, footage, senders):
+    srv = server()
+    sender = send(senders, srv, footage)
+    browser.get(origin(srv) + "/")
+    wait_for_list(browser)
+    watch_live(browser, sender.id)
+    assert_advances(browser, 3.0)
+    behind = "video.buffered.end(video.buffered.length - 1) - video.currentTime"
+    # Paused: the picture stays while the stream goes on arriving behind it.
+    player(browser, "(video.pause(), true)")
+    paused_at = player(browser, "video.currentTime")
+    time.sleep(5)
+    assert player(browser, "video.paused") and player(browser, "video.currentTime") == paused_at
+    assert player(browser, behind) > 4, "the stream arrives while paused"
+    # Played again: it follows the newest frame again.
+    player(browser, "(video.play(), true)")
+    poll(lambda: player(browser, behind) < 3, MEDIA_TIMEOUT, interval=0.2, what="the live view to catch up after play")
+    # Gone back while playing: it plays on from there, not snatched back to the newest frame.
+    player(browser, "(video.currentTime = video.buffered.start(0) + 0.1, true)")
+    poll(lambda: player(browser, "!video.seeking && video.readyState >= 2"), MEDIA_TIMEOUT, interval=0.1,
+         what="the seek to land")
+    went_back_to = player(browser, "video.currentTime")
+    time.sleep(4)
+    now = player(browser, "video.currentTime")
+    assert went_back_to < now < went_back_to + 6, (went_back_to, now)
+    assert player(browser, behind) > 3, "the viewer's place is kept"
+    assert player(browser, "video.error") is None
+
+
+def test_a_browser_without_media_source_extensions_watches_over_hls(server, browser, footage, senders):
+    srv = server()
+    # As on an iPhone's Safari: no Media Source Extensions, an HLS player of its own.
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                            {"source": "delete window.MediaSource; delete window.ManagedMediaSource;"})
+    sender = send(senders, srv, footage)
+    browser.get(origin(srv) + "/")
+    wait_for_list(browser)
+    assert browser.execute_script("return window.MediaSource === undefined")
+    poll(lambda: sender.sent >= 4 * 2 * FPS, MEDIA_TIMEOUT, interval=0.2, what="four segments of frames")
+    click_card(browser, sender.id, live=True)
+    assert player(browser, "video.dataset.mode") == "live"
+    assert urlsplit(player(browser, "video.src")).path == f"/video/recordings/{sender.id}/live.m3u8"
+    poll(lambda: player(browser, "video.error?.message || (video.readyState >= 2 && video.currentTime > 0)"),
+         MEDIA_TIMEOUT, interval=0.1, what="the browser's HLS player to show a picture")
+    assert_advances(browser, 4.0)
