@@ -173,7 +173,7 @@ public final class VideoEncoder {
         try writePackets()
         // The last fragment on its own (the trailer then adds only its index, mfra).
         try check(av_write_frame(muxer, nil), "av_write_frame")
-        noteFragment(endingAt: latestPacketEnd, next: nil)
+        noteFragment(endingAt: latestPacketEnd, fileEnd: avio_tell(muxer!.pointee.pb), next: nil)
         try check(av_write_trailer(muxer), "av_write_trailer")
         // Closing writes what is still buffered: its failure is the file's tail lost.
         try check(avio_closep(&muxer!.pointee.pb), "avio_closep")
@@ -206,9 +206,10 @@ public final class VideoEncoder {
             // Samples wait in memory until their fragment is written, in one go
             // and flushed (AVFMT_FLAG_FLUSH_PACKETS): the file grew, so every
             // packet before this one is on disk.
-            if avio_tell(muxer!.pointee.pb) > fileEnd {
+            let grown = avio_tell(muxer!.pointee.pb)
+            if grown > fileEnd {
                 noteDurable()
-                noteFragment(endingAt: dts, next: (dts, keyframe))
+                noteFragment(endingAt: dts, fileEnd: grown, next: (dts, keyframe))
             } else if fragmentStart == nil {
                 fragmentStart = (dts, keyframe)
             }
@@ -220,8 +221,7 @@ public final class VideoEncoder {
 
     /// The file grew: the muxer wrote the fragment it was filling, which holds every
     /// packet from `fragmentStart` up to the one that began the next (`next`).
-    private func noteFragment(endingAt end: Int64, next: (dts: Int64, keyframe: Bool)?) {
-        let fileEnd = avio_tell(muxer!.pointee.pb)
+    private func noteFragment(endingAt end: Int64, fileEnd: Int64, next: (dts: Int64, keyframe: Bool)?) {
         guard fileEnd > indexedEnd, let start = fragmentStart else { return }
         let seconds = Double(end - start.dts) / Double(settings.timeScale)
         fragments.add(Fragment(offset: Int(indexedEnd), length: Int(fileEnd - indexedEnd), duration: seconds,

@@ -14,7 +14,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
 from conftest import HTTP_TIMEOUT, assert_error, create, finish_ok, fixture_bytes, metric_samples, poll, wait_stored
@@ -53,6 +52,16 @@ class Camera(threading.Thread):
         self.halt.set()
         self.join(timeout=30)
         return self.sent
+
+
+def recording_with_camera(srv, seconds: float = 0) -> tuple[str, Camera]:
+    """A recording and its camera sending at 27 fps, once `seconds` of frames are in."""
+    rid = create(srv)
+    camera = Camera(srv, rid)
+    camera.start()
+    if seconds:
+        poll(lambda: camera.sent > seconds * FPS, timeout=30, what=f"{seconds:g} s of frames")
+    return rid, camera
 
 
 def boxes(data: bytes) -> list[str] | None:
@@ -97,9 +106,7 @@ def ffprobe_packets(url: str, *extra: str, count: bool = True) -> dict:
 
 def test_the_playlist_names_only_complete_fragments_while_the_spool_grows(server):
     srv = server()
-    rid = create(srv)
-    camera = Camera(srv, rid)
-    camera.start()
+    rid, camera = recording_with_camera(srv)
     listed: list[tuple[float, int, int, str]] = []
     polls = 0
     began = time.monotonic()
@@ -178,10 +185,7 @@ def watch(srv, rid: str) -> tuple[requests.Response, bytearray, threading.Event]
 
 def test_live_mp4_streams_from_the_latest_keyframe_to_the_end(server, tmp_path):
     srv = server()
-    rid = create(srv)
-    camera = Camera(srv, rid)
-    camera.start()
-    poll(lambda: camera.sent > 3 * FPS, timeout=30, what="three seconds of frames")
+    rid, camera = recording_with_camera(srv, seconds=3)
     r, received, ended = watch(srv, rid)
     assert r.status_code == 200 and r.headers["Content-Type"] == "video/mp4"
     assert r.headers["Cache-Control"] == "no-store"
@@ -265,10 +269,7 @@ def test_a_token_is_needed_and_travels_into_the_playlist(server):
 
 def test_a_viewer_of_a_server_killed_with_kill_9_is_cut_off_and_the_recording_recovered(server):
     srv = server()
-    rid = create(srv)
-    camera = Camera(srv, rid)
-    camera.start()
-    poll(lambda: camera.sent > 2 * FPS, timeout=30, what="two seconds of frames")
+    rid, camera = recording_with_camera(srv, seconds=2)
     _, received, ended = watch(srv, rid)
     time.sleep(1.5)
     srv.kill()
@@ -282,10 +283,7 @@ def test_a_viewer_of_a_server_killed_with_kill_9_is_cut_off_and_the_recording_re
 
 def test_sigterm_ends_live_streams_and_stores_the_recording(server):
     srv = server()
-    rid = create(srv)
-    camera = Camera(srv, rid)
-    camera.start()
-    poll(lambda: camera.sent > FPS, timeout=30, what="a second of frames")
+    rid, camera = recording_with_camera(srv, seconds=1)
     streams = []
     for _ in range(3):
         _, received, ended = watch(srv, rid)
@@ -304,9 +302,7 @@ def test_sigterm_ends_live_streams_and_stores_the_recording(server):
 
 def test_a_viewer_that_stops_reading_is_let_go_and_does_not_hold_up_a_stop(server):
     srv = server(connection_idle_seconds=2)
-    rid = create(srv)
-    camera = Camera(srv, rid)
-    camera.start()
+    rid, camera = recording_with_camera(srv)
     # A viewer that asks and then never reads: its small receive buffer fills within seconds.
     stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

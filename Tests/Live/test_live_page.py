@@ -229,6 +229,17 @@ def wait_stored_playing(browser, video_url: str):
     assert player(browser, "video.error") is None
 
 
+def watching_live(server, browser, footage, senders):
+    """A server, a recording sending frames, and the page watching it live for 3 s."""
+    srv = server()
+    sender = send(senders, srv, footage)
+    browser.get(origin(srv) + "/")
+    wait_for_list(browser)
+    watch_live(browser, sender.id)
+    assert_advances(browser, 3.0)
+    return srv, sender
+
+
 # --- the tests -----------------------------------------------------------------
 
 
@@ -366,12 +377,7 @@ def test_the_live_view_waits_for_the_upload_then_plays_from_storage(server, stan
 
 
 def test_the_live_view_outlives_a_killed_server(server, browser, footage, senders):
-    srv = server()
-    sender = send(senders, srv, footage)
-    browser.get(origin(srv) + "/")
-    wait_for_list(browser)
-    watch_live(browser, sender.id)
-    assert_advances(browser, 3.0)
+    srv, sender = watching_live(server, browser, footage, senders)
 
     srv.kill()
     sender.stop(server_gone=True)
@@ -474,12 +480,7 @@ def test_leaving_the_live_view_ends_its_stream(server, browser, footage, senders
 
 
 def test_pausing_or_going_back_in_the_live_view_keeps_the_viewers_place(server, browser, footage, senders):
-    srv = server()
-    sender = send(senders, srv, footage)
-    browser.get(origin(srv) + "/")
-    wait_for_list(browser)
-    watch_live(browser, sender.id)
-    assert_advances(browser, 3.0)
+    srv, sender = watching_live(server, browser, footage, senders)
     behind = "video.buffered.end(video.buffered.length - 1) - video.currentTime"
     # Paused: the picture stays while the stream goes on arriving behind it.
     player(browser, "(video.pause(), true)")

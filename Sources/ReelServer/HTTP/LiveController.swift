@@ -15,9 +15,6 @@ struct LiveController<Context: RequestContext> {
     let recorder: Recorder
     let settings: ServerSettings
 
-    /// What a URI's query may carry as it is (RFC 3986's unreserved characters).
-    static var unreserved: CharacterSet { CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~") }
-
     /// The most a read from the spool takes at once.
     static var chunkBytes: Int { 512 * 1024 }
 
@@ -60,7 +57,7 @@ struct LiveController<Context: RequestContext> {
         // Players resolve the segments' URI against the playlist's and drop its query: the token goes with it.
         var uri = "spool.mp4"
         if let token = request.uri.queryParameters.get("token"),
-           let escaped = String(token).addingPercentEncoding(withAllowedCharacters: Self.unreserved) {
+           let escaped = String(token).addingPercentEncoding(withAllowedCharacters: unreserved) {
             uri += "?token=" + escaped
         }
         recorder.metrics.livePlaylists.increment()
@@ -75,24 +72,10 @@ struct LiveController<Context: RequestContext> {
         let spool = try await recorder.liveSpool(context.parameters.require("id"))
         let size = spool.index.current.completeLength
         var headers: HTTPFields = [.contentType: "video/mp4", .acceptRanges: "bytes", .cacheControl: "no-cache"]
-        let status: HTTPResponse.Status
-        let bytes: Range<Int>
-        switch ByteRange.parse(request.headers[.range], size: size) {
-        case .unsatisfiable:
-            headers[.contentRange] = "bytes */\(size)"
-            return Response(status: .rangeNotSatisfiable, headers: headers)
-        case .whole:
-            status = .ok
-            bytes = 0..<size
-        case .part(let part):
-            status = .partialContent
-            bytes = part.lowerBound..<part.upperBound + 1
-            headers[.contentRange] = "bytes \(part.lowerBound)-\(part.upperBound)/\(size)"
-        }
-        headers[.contentLength] = String(bytes.count)
-        guard request.method != .head else { return Response(status: status, headers: headers) }
+        let (status, bytes) = ByteRange.parse(request.headers[.range], size: size).answer(size: size, headers: &headers)
+        guard request.method != .head, let bytes else { return Response(status: status, headers: headers) }
         let body = ResponseBody { writer in
-            for chunk in Self.chunks(bytes) { try await writer.write(read(spool, chunk)) }
+            for chunk in Self.chunks(bytes.lowerBound..<bytes.upperBound + 1) { try await writer.write(read(spool, chunk)) }
             try await writer.finish(nil)
         }
         return Response(status: status, headers: headers, body: body)
@@ -107,3 +90,6 @@ struct LiveController<Context: RequestContext> {
         stride(from: range.lowerBound, to: range.upperBound, by: chunkBytes).map { $0..<min($0 + chunkBytes, range.upperBound) }
     }
 }
+
+/// What a URI's query may carry as it is (RFC 3986's unreserved characters).
+private let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")

@@ -43,21 +43,7 @@ struct StoredVideoController<Context: RequestContext> {
         if let ifRange = request.headers[.ifRange], ifRange != eTag, ifRange != headers[.lastModified] {
             range = .whole
         }
-        let status: HTTPResponse.Status
-        let bytes: ClosedRange<Int>?
-        switch range {
-        case .unsatisfiable:
-            headers[.contentRange] = "bytes */\(size)"
-            return Response(status: .rangeNotSatisfiable, headers: headers)
-        case .whole:
-            status = .ok
-            bytes = size > 0 ? 0...(size - 1) : nil
-        case .part(let part):
-            status = .partialContent
-            bytes = part
-            headers[.contentRange] = "bytes \(part.lowerBound)-\(part.upperBound)/\(size)"
-        }
-        headers[.contentLength] = String(bytes?.count ?? 0)
+        let (status, bytes) = range.answer(size: size, headers: &headers)
         guard request.method != .head, let bytes else { return Response(status: status, headers: headers) }
         let body = try await fileIO.loadFile(path: path, range: bytes, context: context)
         return Response(status: status, headers: headers, body: body)
@@ -87,6 +73,23 @@ enum ByteRange: Equatable {
         if last.isEmpty { return .part(start...(size - 1)) }
         guard let end = Int(last), end >= start else { return .whole }
         return .part(start...min(end, size - 1))
+    }
+
+    /// The status and the bytes of a `size`-byte body to send for this range; sets
+    /// `Content-Range` and `Content-Length` (a 416 gets no bytes, and no length).
+    func answer(size: Int, headers: inout HTTPFields) -> (status: HTTPResponse.Status, bytes: ClosedRange<Int>?) {
+        switch self {
+        case .unsatisfiable:
+            headers[.contentRange] = "bytes */\(size)"
+            return (.rangeNotSatisfiable, nil)
+        case .whole:
+            headers[.contentLength] = String(size)
+            return (.ok, size > 0 ? 0...(size - 1) : nil)
+        case .part(let part):
+            headers[.contentRange] = "bytes \(part.lowerBound)-\(part.upperBound)/\(size)"
+            headers[.contentLength] = String(part.count)
+            return (.partialContent, part)
+        }
     }
 }
 
