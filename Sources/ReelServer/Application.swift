@@ -74,7 +74,7 @@ public func buildApplication(settings: ServerSettings, logger: Logger) async thr
                                         logger: logger))
         outbox = events
     }
-    let recorder = try Recorder(settings: settings, storage: storage, metrics: metrics, outbox: outbox, logger: logger)
+    let recorder = try await Recorder(settings: settings, storage: storage, metrics: metrics, outbox: outbox, logger: logger)
     // What a crash left is taken up before any request: no recording of this process can be mistaken for it.
     await recorder.recoverSpool()
     let router = buildRouter(recorder: recorder, settings: settings)

@@ -28,8 +28,11 @@ struct Serve: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Folder of recordings in progress (REEL_SPOOL_DIR). Default: data/spool.")
     var spoolDir: String?
 
-    @Option(parsing: .unconditional, help: "Folder of the recordings' list entries and thumbnails (REEL_RECORDINGS_DIR). Default: data/recordings.")
+    @Option(parsing: .unconditional, help: "Folder of the catalog's SQLite file, catalog.sqlite (REEL_RECORDINGS_DIR). Default: data/recordings.")
     var recordingsDir: String?
+
+    @Option(parsing: .unconditional, help: "The catalog of recordings in PostgreSQL, e.g. postgres://reel:secret@db.example.com/reel, shared by every instance (REEL_DATABASE_URL). Default: SQLite in <recordings-dir>/catalog.sqlite.")
+    var databaseURL: String?
 
     @Option(parsing: .unconditional, help: "Bearer token (or ?token=) every route requires but /healthz, /readyz and the page itself (REEL_TOKEN). Default: none.")
     var token: String?
@@ -120,7 +123,7 @@ struct Serve: AsyncParsableCommand {
 
     private var flags: [Setting: String?] {
         storage.flags.merging([
-            .host: host, .port: port, .publicURL: publicURL, .spoolDirectory: spoolDir, .recordingsDirectory: recordingsDir,
+            .host: host, .port: port, .publicURL: publicURL, .spoolDirectory: spoolDir, .recordingsDirectory: recordingsDir, .databaseURL: databaseURL,
             .token: token, .maxFrameBytes: maxFrameBytes, .maxFrameSize: maxFrameSize, .maxFrames: maxFrames,
             .maxSeconds: maxSeconds, .maxRecordings: maxRecordings, .idleSeconds: idleSeconds, .fps: fps, .size: size,
             .preset: preset, .presetMax: presetMax, .presetMin: presetMin, .encoderCores: encoderCores, .crf: crf, .threads: threads, .fit: fit, .timing: timing, .range: range,

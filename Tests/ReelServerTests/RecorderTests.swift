@@ -12,11 +12,11 @@ import Testing
     let scratch: ScratchFolder
     init() throws { scratch = try ScratchFolder() }
 
-    func recorder(clock: ManualClock? = nil, _ change: (inout ServerSettings) -> Void = { _ in }) throws -> Recorder {
+    func recorder(clock: ManualClock? = nil, _ change: (inout ServerSettings) -> Void = { _ in }) async throws -> Recorder {
         let settings = testSettings(scratch, change)
         let now: @Sendable () -> ContinuousClock.Instant
         if let clock { now = { clock.now } } else { now = { .now } }
-        return try Recorder(settings: settings, storage: try LocalDiskStorage(folder: settings.storageDirectory),
+        return try await Recorder(settings: settings, storage: try LocalDiskStorage(folder: settings.storageDirectory),
                             logger: Logger(label: "reel-test"), now: now)
     }
 
@@ -28,7 +28,7 @@ import Testing
 
     @Test func idleRecordingsAreFoundAndFinishedWithNothingLost() async throws {
         let clock = ManualClock()
-        let recorder = try recorder(clock: clock) { $0.limits.idleSeconds = 1 }
+        let recorder = try await recorder(clock: clock) { $0.limits.idleSeconds = 1 }
         let quiet = try await recorder.create()
         let busy = try await recorder.create()
         for name in Fixtures.hd720Frames { try await quiet.append(try frame(name), clientTimestamp: nil) }
@@ -56,11 +56,11 @@ import Testing
         try FileManager.default.createDirectory(atPath: spool + "/pending", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: try storedSample(), toPath: spool + "/pending/stored-late.mp4")
 
-        let recorder = try recorder()
+        let recorder = try await recorder()
         await recorder.recoverSpool()
-        #expect(await recorder.pendingCount == 2)
+        #expect(try await recorder.pendingCount() == 2)
         await recorder.retryPending()
-        #expect(await recorder.pendingCount == 0)
+        #expect(try await recorder.pendingCount() == 0)
         let videos = try storedVideos()
         #expect(videos.count == 2)
         var frames: [Int] = []
@@ -74,7 +74,7 @@ import Testing
     }
 
     @Test func stoppingFinishesAndStoresEveryRecording() async throws {
-        let recorder = try recorder()
+        let recorder = try await recorder()
         for _ in 0..<2 {
             let session = try await recorder.create()
             for name in Fixtures.hd720Frames { try await session.append(try frame(name), clientTimestamp: nil) }
@@ -86,7 +86,7 @@ import Testing
     }
 
     @Test func arrivalTimingUsesTheClientsTimestamps() async throws {
-        let recorder = try recorder { $0.encoder.timing = .timestamps; $0.encoder.fps = 15 }
+        let recorder = try await recorder { $0.encoder.timing = .timestamps; $0.encoder.fps = 15 }
         let session = try await recorder.create()
         // Ten frames 200 ms apart by the client's clock: 2 s of video, not 10/15 s.
         for index in 0..<10 {

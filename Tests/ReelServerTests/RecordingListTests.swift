@@ -41,7 +41,7 @@ import Testing
             #expect((stored["video url"] as? String)?.contains("/videos/video-") == true)
             #expect((stored["thumbnail url"] as? String)?.hasSuffix("/video/recordings/\(third)/thumbnail.jpg") == true)
             let created = try #require(stored["created"] as? String)
-            let date = try #require(RecordingCatalog.date(created))
+            let date = try #require(Timestamp.date(created))
             #expect(abs(date.timeIntervalSinceNow) < 60)
 
             let recording = entries[1]
@@ -152,7 +152,7 @@ import Testing
         // The first server, gone without finishing two recordings: their entries stay as
         // saved, and the spool holds what was encoded (closed here as the process ends).
         func firstServer() async throws -> (finished: String, crashed: String, empty: String, crashedCreated: Date) {
-            let before = try Recorder(settings: settings, storage: storage, logger: logger)
+            let before = try await Recorder(settings: settings, storage: storage, logger: logger)
             let finished = try await before.create()
             try await finished.append(ByteBuffer(bytes: try Fixtures.bytes(Fixtures.hd720Frames[0])), clientTimestamp: nil)
             _ = try await before.finish(finished.id)
@@ -161,13 +161,13 @@ import Testing
                 try await crashed.append(ByteBuffer(bytes: try Fixtures.bytes(Fixtures.hd720Frames[index % 3])), clientTimestamp: nil)
             }
             let empty = try await before.create()  // no frame: leaves nothing worth listing
-            let created = try #require(await before.entry(crashed.id)).created
+            let created = try #require(try await before.entry(crashed.id)).created
             return (finished.id, crashed.id, empty.id, created)
         }
         let (finished, crashed, empty, crashedCreated) = try await firstServer()
         try "{ not json".write(toFile: settings.recordingsDirectory + "/garbage.json", atomically: true, encoding: .utf8)
 
-        let after = try Recorder(settings: settings, storage: storage, logger: logger)
+        let after = try await Recorder(settings: settings, storage: storage, logger: logger)
         #expect(try await after.list(limit: 10).entries.map(\.id) == [empty, crashed, finished])
         await after.recoverSpool()
         await after.retryPending()
@@ -178,21 +178,21 @@ import Testing
         #expect(page.entries[0].frames == 54)
         #expect(page.entries[1].frames == 1 && page.entries[1].hasThumbnail)
         #expect(page.entries[0].hasThumbnail, "made from the recovered video")
-        #expect(FileManager.default.fileExists(atPath: settings.recordingsDirectory + "/\(finished).jpg"))
-        #expect(!FileManager.default.fileExists(atPath: settings.recordingsDirectory + "/\(empty).json"))
+        #expect(try await after.thumbnail(finished) != nil)
+        #expect(try await after.entry(empty) == nil)
     }
 
     @Test func aVideoStoredBeforeTheServerCouldNoteItIsNotStoredTwiceNorLeftPending() async throws {
         let settings = testSettings(scratch)
         // Storage that keeps the video and then fails (a lost answer, a failed signing, a crash).
         let storage = try StoresThenFailsOnce(LocalDiskStorage(folder: settings.storageDirectory))
-        let recorder = try Recorder(settings: settings, storage: storage, logger: Logger(label: "reel-test"))
+        let recorder = try await Recorder(settings: settings, storage: storage, logger: Logger(label: "reel-test"))
         let session = try await recorder.create()
         try await session.append(ByteBuffer(bytes: try Fixtures.bytes(Fixtures.hd720Frames[0])), clientTimestamp: nil)
         await #expect(throws: RecordingError.self) { _ = try await recorder.finish(session.id) }
-        #expect(await recorder.entry(session.id)?.state == .pending)
+        #expect(try await recorder.entry(session.id)?.state == .pending)
         await recorder.retryPending(now: .distantFuture)
-        let entry = try #require(await recorder.entry(session.id))
+        let entry = try #require(try await recorder.entry(session.id))
         #expect(entry.state == .stored && entry.attempts == 2)
         #expect(try FileManager.default.contentsOfDirectory(atPath: settings.storageDirectory).count == 1)
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.file("spool/pending")).isEmpty)
@@ -208,11 +208,11 @@ import Testing
         try #"{"id": "old-id", "name": "video-1700000000000.mp4", "frames": 1, "duration": 0.037, "bytes": 1, "attempts": 3}"#
             .write(toFile: pending + "/old-id.json", atomically: true, encoding: .utf8)
 
-        let recorder = try Recorder(settings: settings, storage: try LocalDiskStorage(folder: settings.storageDirectory),
+        let recorder = try await Recorder(settings: settings, storage: try LocalDiskStorage(folder: settings.storageDirectory),
                                     logger: Logger(label: "reel-test"))
         await recorder.recoverSpool()
         await recorder.retryPending()
-        #expect(await recorder.entry("old-id")?.state == .stored)
+        #expect(try await recorder.entry("old-id")?.state == .stored)
         #expect(FileManager.default.fileExists(atPath: scratch.file("videos/video-1700000000000.mp4")))
         #expect(try FileManager.default.contentsOfDirectory(atPath: pending).isEmpty, "the sidecar is gone too")
     }
@@ -266,14 +266,14 @@ func prometheusSamples(_ text: String) -> [String: Double] {
 @Suite struct CatalogTimestampTests {
     @Test func timestampsKeepWholeMillisecondsAndComeBackExactly() throws {
         for seconds in [0.0, 1_795_620_452.8019, 1_795_620_452.9996, 1_700_000_000.123] {
-            let text = RecordingCatalog.timestamp(Date(timeIntervalSince1970: seconds))
-            let date = try #require(RecordingCatalog.date(text))
-            #expect(RecordingCatalog.timestamp(date) == text)
-            #expect(RecordingCatalog.date(RecordingCatalog.timestamp(date)) == date)
+            let text = Timestamp.text(Date(timeIntervalSince1970: seconds))
+            let date = try #require(Timestamp.date(text))
+            #expect(Timestamp.text(date) == text)
+            #expect(Timestamp.date(Timestamp.text(date)) == date)
             #expect(abs(date.timeIntervalSince1970 - seconds) <= 0.0005 + 1e-9)
         }
-        #expect(RecordingCatalog.timestamp(Date(timeIntervalSince1970: 1_700_000_000.123)) == "2023-11-14T22:13:20.123Z")
-        #expect(RecordingCatalog.date("2023-11-14T22:13:20Z") == Date(timeIntervalSince1970: 1_700_000_000))
-        #expect(RecordingCatalog.date("yesterday") == nil)
+        #expect(Timestamp.text(Date(timeIntervalSince1970: 1_700_000_000.123)) == "2023-11-14T22:13:20.123Z")
+        #expect(Timestamp.date("2023-11-14T22:13:20Z") == Date(timeIntervalSince1970: 1_700_000_000))
+        #expect(Timestamp.date("yesterday") == nil)
     }
 }

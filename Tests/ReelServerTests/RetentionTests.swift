@@ -16,17 +16,19 @@ import Testing
     let logger = Logger(label: "reel-test")
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
-    init() throws {
+    init() async throws {
         scratch = try ScratchFolder()
         outbox = try WebhookOutbox(folder: scratch.file("recordings/outbox"), baseURL: "http://cams.example.com",
                                    pendingGauge: Meter(label: "pending"), logger: logger)
-        list = RecordingList(catalog: try RecordingCatalog(folder: scratch.file("recordings")), outbox: outbox, logger: logger)
+        let database = try await SQLiteCatalogDatabase(path: scratch.file("recordings/catalog.sqlite"), logger: logger)
+        try await CatalogSchema.migrate(database, logger: logger)
+        list = RecordingList(database: database, outbox: outbox, logger: logger)
         storage = try LocalDiskStorage(folder: scratch.file("videos"))
     }
 
     /// A recording `daysOld` days old in `state`; a stored one has a video file of `bytes`.
     @discardableResult
-    func entry(_ id: String, daysOld: Double, bytes: Int = 1000, state: RecordingEntry.State = .stored) throws -> RecordingEntry {
+    func entry(_ id: String, daysOld: Double, bytes: Int = 1000, state: RecordingEntry.State = .stored) async throws -> RecordingEntry {
         var entry = RecordingEntry(id: id, created: now.addingTimeInterval(-daysOld * 86400), state: state)
         entry.bytes = bytes
         if state == .stored {
@@ -34,7 +36,7 @@ import Testing
             entry.location = .servedLocally(path: "videos/video-\(id).mp4")
             try Data(count: bytes).write(to: URL(fileURLWithPath: scratch.file("videos/video-\(id).mp4")))
         }
-        list.add(entry)
+        await list.add(entry)
         return entry
     }
 
@@ -47,33 +49,34 @@ import Testing
     }
 
     @Test func offDeletesNothing() async throws {
-        try entry("a", daysOld: 400)
+        try await entry("a", daysOld: 400)
         #expect(await retention().apply(now: now) == 0)
-        #expect(list.entry("a") != nil)
+        #expect(try await list.entry("a") != nil)
     }
 
-    @Test func ageAndSizeTakeTheOldestStoredOnlyAndSayWhy() throws {
-        try entry("old", daysOld: 40, bytes: 500)
-        try entry("older-pending", daysOld: 50, state: .pending)
-        try entry("older-failed", daysOld: 60, state: .failed)
-        try entry("in-progress", daysOld: 70, state: .recording)
-        try entry("middle", daysOld: 10, bytes: 3000)
-        try entry("recent", daysOld: 5, bytes: 3000)
-        try entry("new", daysOld: 1, bytes: 3000)
-        let doomed = retention(days: 30, bytes: 6500).doomed(now: now)
+    @Test func ageAndSizeTakeTheOldestStoredOnlyAndSayWhy() async throws {
+        try await entry("old", daysOld: 40, bytes: 500)
+        try await entry("older-pending", daysOld: 50, state: .pending)
+        try await entry("older-failed", daysOld: 60, state: .failed)
+        try await entry("in-progress", daysOld: 70, state: .recording)
+        try await entry("middle", daysOld: 10, bytes: 3000)
+        try await entry("recent", daysOld: 5, bytes: 3000)
+        try await entry("new", daysOld: 1, bytes: 3000)
+        let doomed = try await retention(days: 30, bytes: 6500).doomed(now: now)
         #expect(doomed.map(\.0.id) == ["old", "middle"])
         #expect(doomed.map(\.1) == [.age, .size])
     }
 
     @Test func deletingRemovesVideoThumbnailAndEntryAndTellsTheWebhook() async throws {
-        try entry("gone", daysOld: 40, bytes: 700)
-        try entry("kept", daysOld: 2)
-        #expect(list.saveThumbnail("gone") { [0xFF, 0xD8, 0xFF, 0xD9] })
+        try await entry("gone", daysOld: 40, bytes: 700)
+        try await entry("kept", daysOld: 2)
+        #expect(await list.saveThumbnail("gone") { [0xFF, 0xD8, 0xFF, 0xD9] })
+        #expect(try await list.thumbnail("gone") == [0xFF, 0xD8, 0xFF, 0xD9])
         #expect(await retention(days: 30).apply(now: now) == 1)
-        #expect(list.entry("gone") == nil && list.entry("kept") != nil)
+        #expect(try await list.entry("gone") == nil)
+        #expect(try await list.entry("kept") != nil)
         #expect(!FileManager.default.fileExists(atPath: scratch.file("videos/video-gone.mp4")))
-        #expect(!FileManager.default.fileExists(atPath: scratch.file("recordings/gone.json")))
-        #expect(!FileManager.default.fileExists(atPath: scratch.file("recordings/gone.jpg")))
+        #expect(try await list.thumbnail("gone") == nil)
         let event = try #require(outbox.oldest())
         let body = try #require(try JSONSerialization.jsonObject(with: Data(event.body)) as? [String: Any])
         #expect(body["event"] as? String == "recording.deleted" && body["id"] as? String == "gone")
@@ -81,26 +84,27 @@ import Testing
     }
 
     @Test func aRecordingStorageRefusesIsSkippedAndTheRestStillGo() async throws {
-        try entry("refused", daysOld: 50)
-        try entry("next", daysOld: 40)
+        try await entry("refused", daysOld: 50)
+        try await entry("next", daysOld: 40)
         let refusing = RefusesOne(inner: storage, refused: "video-refused.mp4")
         #expect(await retention(days: 30, storage: refusing).apply(now: now) == 1)
-        #expect(list.entry("next") == nil)
-        let kept = try #require(list.entry("refused"))
+        #expect(try await list.entry("next") == nil)
+        let kept = try #require(try await list.entry("refused"))
         #expect(kept.state == .stored && kept.lastError?.hasPrefix("deleting failed: unauthorized") == true)
     }
 
-    @Test func aRenewalAfterADeletionMakesNoEntry() throws {
-        try entry("gone", daysOld: 1)
-        list.forget("gone")
-        #expect(!list.update("gone") { $0.locationExpires = now })
-        #expect(list.entry("gone") == nil)
+    @Test func aRenewalAfterADeletionMakesNoEntry() async throws {
+        try await entry("gone", daysOld: 1)
+        await list.forget("gone")
+        let now = now
+        #expect(await !list.update("gone") { $0.locationExpires = now })
+        #expect(try await list.entry("gone") == nil)
     }
 
-    @Test func webhookSequencesGoOnAfterARestartWithAnEmptyOutbox() throws {
+    @Test func webhookSequencesGoOnAfterARestartWithAnEmptyOutbox() async throws {
         let folder = scratch.file("events")
         let first = try WebhookOutbox(folder: folder, baseURL: "", pendingGauge: Meter(label: "p"), logger: logger)
-        let recording = try entry("a", daysOld: 1)
+        let recording = try await entry("a", daysOld: 1)
         first.add(.stored, recording)
         first.add(.deleted, recording, rule: .request)
         while let event = first.oldest() { first.remove(event.name) }

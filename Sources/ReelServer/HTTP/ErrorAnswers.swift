@@ -19,6 +19,9 @@ struct ErrorAnswers<Context: RequestContext>: RouterMiddleware {
             throw APIError(error)
         } catch let error as LowDiskSpace {
             throw APIError(error)
+        } catch let error as CatalogDatabaseError {
+            // The catalog's database cannot answer now: the client may ask again.
+            throw APIError(.serviceUnavailable, error.description, retryAfter: 5)
         } catch let error as HTTPError where error.status == .notFound {
             throw APIError(.notFound, "no route \(request.method) \(request.uri.path)")
         } catch let error as HTTPError {

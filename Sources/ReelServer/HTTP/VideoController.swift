@@ -97,7 +97,7 @@ struct VideoController<Context: RequestContext> {
     /// last error), stored (with its URL) or failed.
     @Sendable func status(_ request: Request, context: Context) async throws -> Answer<RecordingFields> {
         let id = try context.parameters.require("id")
-        guard let entry = await recorder.entry(id) else { throw RecordingError.unknown(id: id) }
+        guard let entry = try await recorder.entry(id) else { throw RecordingError.unknown(id: id) }
         var fields = fields(of: entry, request: request)
         fields.status = "success"
         return Answer(fields)
@@ -113,17 +113,16 @@ struct VideoController<Context: RequestContext> {
     /// The small JPEG made at finish; it never changes, so browsers may keep it.
     @Sendable func thumbnail(_ request: Request, context: Context) async throws -> Response {
         let id = try context.parameters.require("id")
-        guard let path = await recorder.thumbnailPath(id),
-              let data = FileManager.default.contents(atPath: path) else {
+        guard let jpeg = try await recorder.thumbnail(id) else {
             throw APIError(.notFound, "no thumbnail for recording \(id)")
         }
         return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "private, max-age=86400"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: jpeg)))
     }
 
     private func fields(of entry: RecordingEntry, request: Request) -> RecordingFields {
         var fields = RecordingFields(id: entry.id, state: entry.state.rawValue,
-                                     created: RecordingCatalog.timestamp(entry.created), frames: entry.frames,
+                                     created: Timestamp.text(entry.created), frames: entry.frames,
                                      duration: milliseconds(entry.duration), bytes: entry.bytes, preset: entry.preset)
         if entry.hasThumbnail {
             fields.thumbnailURL = "\(baseURL(request))/video/recordings/\(entry.id)/thumbnail.jpg"
@@ -134,7 +133,7 @@ struct VideoController<Context: RequestContext> {
         if entry.state == .pending {
             fields.attempts = entry.attempts
             fields.lastError = entry.lastError ?? ""
-            fields.nextAttempt = entry.nextAttempt.map(RecordingCatalog.timestamp)
+            fields.nextAttempt = entry.nextAttempt.map(Timestamp.text)
         }
         if entry.state == .failed { fields.lastError = entry.lastError ?? "" }
         // A stored recording whose deletion failed says why.

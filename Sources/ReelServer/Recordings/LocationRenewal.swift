@@ -19,21 +19,27 @@ actor LocationRenewal {
         self.logger = logger
     }
 
-    /// Signs the recording's URL again when it ends within an hour, or within half its life.
-    func renewIfExpiring(_ id: String) async {
-        guard let entry = recordings.entry(id), entry.state == .stored, let name = entry.name,
-              let expires = entry.locationExpires else { return }
+    /// Signs the recording's URL again when it ends within an hour, or within half its life; returns the
+    /// entry with its new URL, nil when it was left as it is.
+    func renewIfExpiring(_ entry: RecordingEntry) async -> RecordingEntry? {
+        guard entry.state == .stored, let name = entry.name, let expires = entry.locationExpires else { return nil }
         let lifetime = storage.locationLifetime ?? .infinity
+        let id = entry.id
         guard expires.timeIntervalSinceNow < min(3600, lifetime / 2), !renewing.contains(id),
-              pausedUntil < Date() else { return }
+              pausedUntil < Date() else { return nil }
         renewing.insert(id)
         defer { renewing.remove(id) }
         do {
             let (location, newExpiry) = try await storage.playableLocation(of: name)
-            recordings.update(id) { $0.location = location; $0.locationExpires = newExpiry }
+            await recordings.update(id) { $0.location = location; $0.locationExpires = newExpiry }
+            var renewed = entry
+            renewed.location = location
+            renewed.locationExpires = newExpiry
+            return renewed
         } catch {
             pausedUntil = Date().addingTimeInterval(60)
             logger.warning("cannot renew the video's URL", metadata: ["recording.id": "\(id)", "error": "\(describe(error))"])
+            return nil
         }
     }
 }

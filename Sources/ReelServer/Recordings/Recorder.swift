@@ -32,9 +32,10 @@ actor Recorder {
     /// The time now, for idle limits: the continuous clock, or a test's own.
     private let now: @Sendable () -> ContinuousClock.Instant
 
+    /// Opens the catalog (migrated, and what an older version kept imported) and the spool.
     init(settings: ServerSettings, storage: any VideoStorage, metrics: ServerMetrics = ServerMetrics(),
          outbox: WebhookOutbox? = nil, logger: Logger,
-         now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) throws {
+         now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) async throws {
         self.settings = settings
         self.now = now
         self.storage = storage
@@ -45,8 +46,16 @@ actor Recorder {
         layout = SpoolLayout(folder: settings.spoolDirectory)
         try layout.create()
         freeSpace = FreeSpace(path: settings.spoolDirectory, minimum: settings.minFreeBytes)
-        recordings = RecordingList(catalog: try RecordingCatalog(folder: settings.recordingsDirectory), outbox: outbox,
-                                   logger: logger)
+        try FileManager.default.createDirectory(atPath: settings.recordingsDirectory, withIntermediateDirectories: true)
+        let database = try await openCatalogDatabase(url: settings.databaseURL, sqlitePath: settings.catalogFile, logger: logger)
+        do {
+            try await CatalogSchema.migrate(database, logger: logger)
+            recordings = RecordingList(database: database, outbox: outbox, logger: logger)
+            try await JSONCatalogImport(folder: settings.recordingsDirectory, logger: logger).run(into: recordings)
+        } catch {
+            await database.close()
+            throw error
+        }
         uploads = UploadQueue(list: recordings, storage: storage, layout: layout, freeSpace: freeSpace, metrics: metrics,
                               logger: logger, retryMaxSeconds: settings.retryMaxSeconds)
         renewal = LocationRenewal(recordings: recordings, storage: storage, logger: logger)
@@ -62,9 +71,11 @@ actor Recorder {
 
     /// Starts a recording; `timing` (constant or arrival) overrides the server's for this one.
     /// `id`: the client's choice (a lowercased UUID), so a load balancer can route its first request; else one is made.
-    func create(id requested: String? = nil, timing: EncoderSettings.Timing? = nil) throws -> RecordingSession {
-        if let requested, active[requested] != nil || recordings.entry(requested) != nil {
-            throw RecordingError.idTaken(id: requested)
+    func create(id requested: String? = nil, timing: EncoderSettings.Timing? = nil) async throws -> RecordingSession {
+        if let requested {
+            let listed = try await recordings.entry(requested) != nil
+            // Looked at after the catalog answered: a request for the same id may have started it meanwhile.
+            if listed || active[requested] != nil { throw RecordingError.idTaken(id: requested) }
         }
         guard active.count < settings.limits.maxRecordings else {
             metrics.recordingsRefused(.maxRecordings).increment()
@@ -101,10 +112,10 @@ actor Recorder {
         active[id] = session
         order.append(id)
         // The time as saved (whole milliseconds): the entry read back after a restart is the same.
-        let created = RecordingCatalog.date(RecordingCatalog.timestamp(session.createdAt)) ?? session.createdAt
+        let created = Timestamp.date(milliseconds: Timestamp.milliseconds(session.createdAt))
         var entry = RecordingEntry(id: id, created: created, state: .recording)
         entry.preset = preset
-        recordings.add(entry)
+        await recordings.add(entry)
         metrics.recordingsActive.set(active.count)
         metrics.recordingsStarted(preset)?.increment()
         logger.info("recording started", metadata: [
@@ -120,7 +131,7 @@ actor Recorder {
     }
 
     /// The recording a request names, or the most recent one when it names none.
-    func session(_ id: String?) throws -> RecordingSession {
+    func session(_ id: String?) async throws -> RecordingSession {
         guard let id else {
             guard let latest = order.last, let session = active[latest] else {
                 throw RecordingError.noneInProgress
@@ -128,7 +139,7 @@ actor Recorder {
             return session
         }
         if let session = active[id] { return session }
-        if recordings.entry(id) != nil { throw RecordingError.alreadyFinished(id: id) }
+        if try await recordings.entry(id) != nil { throw RecordingError.alreadyFinished(id: id) }
         throw RecordingError.unknown(id: id)
     }
 
@@ -150,10 +161,9 @@ actor Recorder {
         }
         if let full = capacity.refusal { reasons.append(full.description) }
         if let since = await uploads.unreachableSince {
-            reasons.append("storage unreachable since \(RecordingCatalog.timestamp(since))")
+            reasons.append("storage unreachable since \(Timestamp.text(since))")
         }
-        let pending = recordings.pendingCount
-        if pending > settings.maxPending {
+        if let pending = try? await recordings.pendingCount(), pending > settings.maxPending {
             reasons.append("recordings waiting for upload: \(pending), over --max-pending \(settings.maxPending)")
         }
         return reasons
@@ -167,8 +177,8 @@ actor Recorder {
     }
 
     /// The spool of a recording to watch live: one in progress, or ended a moment ago.
-    func liveSpool(_ id: String) throws -> LiveSpool {
-        guard let entry = recordings.entry(id) else {
+    func liveSpool(_ id: String) async throws -> LiveSpool {
+        guard let entry = try await recordings.entry(id) else {
             live.remove(id)  // deleted, or ended without frames
             throw RecordingError.unknown(id: id)
         }
@@ -187,10 +197,16 @@ actor Recorder {
 
     /// Where a recording stands, with its frames so far while it records and a
     /// video URL that still plays.
-    func entry(_ id: String) async -> RecordingEntry? {
-        await renewal.renewIfExpiring(id)
-        guard var entry = recordings.entry(id) else { return nil }
-        if let session = active[id] {
+    func entry(_ id: String) async throws -> RecordingEntry? {
+        guard let entry = try await recordings.entry(id) else { return nil }
+        return await current(entry)
+    }
+
+    /// An entry as it stands now: its URL renewed when near its end, its frames so far while it records.
+    private func current(_ entry: RecordingEntry) async -> RecordingEntry {
+        var entry = entry
+        if let renewed = await renewal.renewIfExpiring(entry) { entry = renewed }
+        if let session = active[entry.id] {
             entry.frames = session.frames
             entry.duration = Double(session.frames) / Double(settings.encoder.fps)
         }
@@ -199,12 +215,11 @@ actor Recorder {
 
     /// A page of recordings, newest first, after the recording `before` (a cursor from an earlier page).
     func list(limit: Int, before: String? = nil) async throws -> RecordingPage {
-        let (ids, total, next) = try recordings.page(limit: limit, before: before)
-        var page: [RecordingEntry] = []
-        for id in ids {
-            if let entry = await entry(id) { page.append(entry) }
-        }
-        return RecordingPage(entries: page, total: total, next: next)
+        var page = try await recordings.page(limit: limit, before: before)
+        var entries: [RecordingEntry] = []
+        for entry in page.entries { entries.append(await current(entry)) }
+        page.entries = entries
+        return page
     }
 
     /// Deletes a stored or failed recording (see `RecordingRemoval`).
@@ -216,10 +231,12 @@ actor Recorder {
     }
 
     /// `/metrics`: the gauges read now, then every instrument.
-    func metricsExposition() -> [UInt8] {
-        let stored = recordings.storedTotals()
-        metrics.storedRecordings.set(stored.count)
-        metrics.storedBytes.set(stored.bytes)
+    func metricsExposition() async -> [UInt8] {
+        // Kept as they were when the database cannot answer: the rest still reads.
+        if let stored = try? await recordings.storedTotals() {
+            metrics.storedRecordings.set(stored.count)
+            metrics.storedBytes.set(stored.bytes)
+        }
         let free = freeSpace.bytesFree
         if free != Int.max { metrics.diskFree.set(free) }
         metrics.encoderLag.set(active.values.map { $0.encoderLag.inSeconds }.max() ?? 0)
@@ -232,60 +249,64 @@ actor Recorder {
     @discardableResult
     func applyRetention(now: Date = Date()) async -> Int { await retention.apply(now: now) }
 
-    /// The thumbnail's file, once the recording has one.
-    func thumbnailPath(_ id: String) -> String? { recordings.thumbnailPath(id) }
+    /// The thumbnail's JPEG, once the recording has one.
+    func thumbnail(_ id: String) async throws -> [UInt8]? { try await recordings.thumbnail(id) }
 
-    var pendingCount: Int { recordings.pendingCount }
+    func pendingCount() async throws -> Int { try await recordings.pendingCount() }
 
     /// Finishes a recording: flush the encoder, remux to faststart, make the
     /// thumbnail, store. When storing fails the MP4 stays pending and is uploaded again later.
     func finish(_ id: String?, reason: String = "finish") async throws -> FinishedRecording {
-        let session = try session(id)
+        let session = try await session(id)
         let clock = ContinuousClock.now
         active[session.id] = nil
         order.removeAll { $0 == session.id }
         capacity.sample(Array(active.values) + [session])
         capacity.release(session.id)
         metrics.recordingsActive.set(active.count)
-        recordings.update(session.id) { $0.state = .finishing; $0.frames = session.frames }
+        let framesReceived = session.frames
+        await recordings.update(session.id) { $0.state = .finishing; $0.frames = framesReceived }
         let summary: VideoSummary
         do {
             // The spool is complete (or its encoder gave up): its viewers see the end now, not after the upload.
             defer { live.ended(session.id) }
             summary = try await session.finish(to: layout.pendingVideo(session.id))
         } catch MediaError.noFrames {
-            recordings.forget(session.id)
+            await recordings.forget(session.id)
             logger.warning("recording ended without frames", metadata: ["recording.id": "\(session.id)"])
             throw MediaError.noFrames
         } catch let error where isDiskFull(error) {
             // Spool and journal stay: the video is made and stored when space returns.
             freeSpace.invalidate()
-            let hasThumbnail = recordings.saveThumbnail(session.id) { try session.thumbnail() }
+            let hasThumbnail = await recordings.saveThumbnail(session.id) { try session.thumbnail() }
             let nextAttempt = Date().addingTimeInterval(uploads.retryDelay(after: 1))
-            recordings.update(session.id) {
+            let name = namer.nextName(), frames = session.frames, fps = settings.encoder.fps, why = describe(error)
+            await recordings.update(session.id) {
                 $0.state = .pending
-                $0.name = $0.name ?? namer.nextName()
-                $0.frames = session.frames
-                $0.duration = Double(session.frames) / Double(settings.encoder.fps)
+                $0.name = $0.name ?? name
+                $0.frames = frames
+                $0.duration = Double(frames) / Double(fps)
                 $0.hasThumbnail = hasThumbnail
                 $0.attempts = 1
-                $0.lastError = "\(describe(error))"
+                $0.lastError = why
                 $0.nextAttempt = nextAttempt
             }
-            metrics.uploadsPending.set(recordings.pendingCount)
+            await uploads.notePending()
             logger.error("no space to finish the recording; it is kept and finished when space returns",
                          metadata: ["recording.id": "\(session.id)", "error": "\(describe(error))", "frames": "\(session.frames)"])
             throw RecordingError.noSpaceToFinish(id: session.id, frames: session.frames, reason: "\(describe(error))")
         } catch let error as MediaError {
             // The spool stays: the next start tries to recover what it holds.
-            recordings.update(session.id) { $0.state = .failed; $0.lastError = "\(describe(error))" }
+            let why = describe(error)
+            await recordings.update(session.id) { $0.state = .failed; $0.lastError = why }
             logger.error("recording failed", metadata: ["recording.id": "\(session.id)", "error": "\(describe(error))"])
             throw error
         }
-        let hasThumbnail = recordings.saveThumbnail(session.id) { try session.thumbnail() }
-        recordings.update(session.id) {
+        let hasThumbnail = await recordings.saveThumbnail(session.id) { try session.thumbnail() }
+        let name = namer.nextName()
+        await recordings.update(session.id) {
             $0.state = .pending
-            $0.name = namer.nextName()
+            $0.name = name
             $0.frames = summary.frames
             $0.duration = summary.duration
             $0.bytes = summary.bytes
@@ -301,7 +322,7 @@ actor Recorder {
             "encode.fps": "\(String(format: "%.1f", session.encodeFPS))",
             "cpu.ms.per.frame": "\(session.cpuPerFrameSummary)",
             "finish.ms": "\(elapsed.inMilliseconds)",
-            "name": "\(recordings.entry(session.id)?.name ?? "")",
+            "name": "\(name)",
         ])
         // The last recording gone: what the encoders freed goes back to the system.
         if active.isEmpty { ProcessMemory.releaseFreed() }
@@ -329,7 +350,7 @@ actor Recorder {
                 tally.failed += 1
             }
         }
-        tally.pendingUploads = recordings.pendingCount
+        tally.pendingUploads = (try? await recordings.pendingCount()) ?? 0
         capacity.save()
         return tally
     }
@@ -338,7 +359,12 @@ actor Recorder {
     func retryPending(now: Date = Date()) async { await uploads.retryPending(now: now) }
 
     /// Takes up what an earlier process left in the spool; run before the server takes requests.
-    func recoverSpool() {
-        SpoolRecovery(list: recordings, layout: layout, uploads: uploads, namer: namer, metrics: metrics, logger: logger).run()
+    func recoverSpool() async {
+        await SpoolRecovery(list: recordings, layout: layout, uploads: uploads, namer: namer, metrics: metrics, logger: logger).run()
+    }
+
+    /// Closes the catalog's database: the last thing a stopping server does.
+    func closeCatalog() async {
+        await recordings.database.close()
     }
 }

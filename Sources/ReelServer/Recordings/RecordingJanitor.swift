@@ -22,6 +22,7 @@ struct RecordingJanitor: Service {
         }
         // Stopping: encode what was received and store every recording.
         let tally = await recorder.finishAll(reason: "shutdown")
+        await recorder.closeCatalog()
         logger.info("reel stopped: \(tally)")
     }
 }

@@ -1,6 +1,9 @@
 import Foundation
 import Logging
 import ReelErrors
+import ReelStorage
+import SQLKit
+import Synchronization
 
 /// One page of the list of recordings, newest first.
 struct RecordingPage: Sendable {
@@ -10,139 +13,311 @@ struct RecordingPage: Sendable {
     var next: String?
 }
 
-/// Every recording there has been, newest first, kept in memory and saved to
-/// the catalog at every change, so the list and the uploads still to retry
-/// survive a restart. Changes are made under a lock, one at a time.
-final class RecordingList: @unchecked Sendable {
-    private let catalog: any Catalog
-    private let lock = NSLock()
-    private var entries: [String: RecordingEntry] = [:]
-    /// The ids of `entries`, newest first.
-    private var newestFirst: [String] = []
+/// Every recording there has been, kept in the catalog's database (the
+/// `recordings` table, thumbnails in `thumbnails`), so the list and the uploads
+/// still to retry survive a restart and every instance sharing the database
+/// sees the same. A change is read, made and written in one transaction.
+///
+/// A change the database cannot take (its disk full, PostgreSQL away) is kept
+/// in memory and answered from there, and written with the next change that
+/// goes through: a recording's state is never lost while the process runs,
+/// and what a crash meanwhile loses, the spool's recovery finds again.
+final class RecordingList: Sendable {
+    let database: any CatalogDatabase
     private let logger: Logger
     /// Told when a recording becomes stored or failed, for the webhook.
     private let outbox: WebhookOutbox?
+    /// Changes not yet in the database: the entry, or nil for one forgotten.
+    private let unsaved = Mutex<[String: RecordingEntry?]>([:])
 
-    init(catalog: any Catalog, outbox: WebhookOutbox? = nil, logger: Logger) {
-        self.catalog = catalog
+    init(database: any CatalogDatabase, outbox: WebhookOutbox? = nil, logger: Logger) {
+        self.database = database
         self.outbox = outbox
         self.logger = logger
-        let (loaded, unreadable) = catalog.loadAll()
-        entries = Dictionary(loaded.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        newestFirst = loaded.sorted(by: RecordingEntry.newerFirst).map(\.id)
-        for name in unreadable {
-            logger.warning("recording entry unreadable; skipped", metadata: ["file": "\(catalog.location)/\(name)"])
-        }
     }
 
-    func entry(_ id: String) -> RecordingEntry? { lock.withLock { entries[id] } }
+    func entry(_ id: String) async throws -> RecordingEntry? {
+        if let kept = unsaved.withLock({ $0[id] }) { return kept }
+        return try await read { sql in try await Self.select(id, sql) }
+    }
 
     /// A recording that has just started: first in the list.
-    func add(_ entry: RecordingEntry) {
-        lock.withLock {
-            newestFirst.insert(entry.id, at: 0)
-            save(entry)
+    func add(_ entry: RecordingEntry) async {
+        await write(entry.id) { sql, note in
+            note(entry)
+            try await Self.save(entry, sql)
+            return entry
         }
     }
 
     /// Changes an entry and saves it; false when there is none (deleted meanwhile): nothing is made.
     @discardableResult
-    func update(_ id: String, _ change: (inout RecordingEntry) -> Void) -> Bool {
-        lock.withLock {
-            guard entries[id] != nil else { return false }
-            apply(change, to: id, createdIfNew: Date())
-            return true
-        }
+    func update(_ id: String, _ change: @escaping @Sendable (inout RecordingEntry) -> Void) async -> Bool {
+        await self.change(id, createdIfNew: nil, change) != nil
     }
 
     /// Changes an entry, or makes one created at `createdIfNew` (what a crash left), and saves it.
-    func upsert(_ id: String, createdIfNew: Date, _ change: (inout RecordingEntry) -> Void) {
-        lock.withLock { apply(change, to: id, createdIfNew: createdIfNew) }
+    func upsert(_ id: String, createdIfNew: Date, _ change: @escaping @Sendable (inout RecordingEntry) -> Void) async {
+        await self.change(id, createdIfNew: createdIfNew, change)
     }
 
-    /// The change itself, under the lock. The webhook's event is kept before the entry is saved:
+    /// The change itself, in one transaction. The webhook's event is kept before the entry is saved:
     /// a crash in between sends it twice rather than never.
-    private func apply(_ change: (inout RecordingEntry) -> Void, to id: String, createdIfNew: Date) {
-        let before = entries[id]
-        var entry = before ?? RecordingEntry(id: id, created: createdIfNew, state: .pending)
-        if before == nil {
-            let index = newestFirst.firstIndex { entries[$0].map { RecordingEntry.newerFirst(entry, $0) } ?? false }
-            newestFirst.insert(id, at: index ?? newestFirst.endIndex)
-        }
-        change(&entry)
-        if entry.state != before?.state {
-            switch entry.state {
-            case .stored: outbox?.add(.stored, entry)
-            case .failed: outbox?.add(.failed, entry)
-            case .recording, .finishing, .pending: break
+    @discardableResult
+    private func change(_ id: String, createdIfNew: Date?,
+                        _ change: @escaping @Sendable (inout RecordingEntry) -> Void) async -> RecordingEntry? {
+        let kept = unsaved.withLock { $0[id] }
+        let outbox = outbox
+        return await write(id) { sql, note in
+            let before: RecordingEntry?
+            if let kept { before = kept } else { before = try await Self.select(id, sql, forUpdate: true) }
+            guard var entry = before ?? createdIfNew.map({ RecordingEntry(id: id, created: $0, state: .pending) }) else {
+                return nil
             }
+            change(&entry)
+            if entry.state != before?.state {
+                switch entry.state {
+                case .stored: outbox?.add(.stored, entry)
+                case .failed: outbox?.add(.failed, entry)
+                case .recording, .finishing, .pending: break
+                }
+            }
+            note(entry)
+            try await Self.save(entry, sql)
+            return entry
         }
-        save(entry)
     }
 
-    /// Removes a recording that left nothing worth listing.
-    func forget(_ id: String) {
-        lock.withLock {
-            entries[id] = nil
-            newestFirst.removeAll { $0 == id }
-            catalog.remove(id: id)
+    /// Removes a recording that left nothing worth listing, with its thumbnail.
+    func forget(_ id: String) async {
+        await write(id) { sql, note in
+            note(nil)
+            try await sql.raw("DELETE FROM thumbnails WHERE id = \(bind: id)").run()
+            try await sql.raw("DELETE FROM recordings WHERE id = \(bind: id)").run()
+            return nil
         }
     }
 
-    /// The ids of a page, after the recording `before` (a cursor from an earlier page).
-    func page(limit: Int, before: String?) throws -> (ids: [String], total: Int, next: String?) {
-        try lock.withLock {
-            var start = 0
+    /// A page of entries, newest first, after the recording `before` (a cursor from an earlier page).
+    func page(limit: Int, before: String?) async throws -> RecordingPage {
+        let (entries, total, hasMore) = try await read { sql in
+            var query: SQLQueryString = "SELECT \(unsafeRaw: Self.columns) FROM recordings "
             if let before {
-                guard let index = newestFirst.firstIndex(of: before) else { throw RecordingError.unknownCursor(id: before) }
-                start = index + 1
+                guard let row = try await sql.raw("SELECT created_ms FROM recordings WHERE id = \(bind: before)").first() else {
+                    throw RecordingError.unknownCursor(id: before)
+                }
+                let created = try row.decode(column: "created_ms", as: Int.self)
+                // Keyset paging: the index on (created_ms, id) goes straight to the cursor, however deep.
+                query += "WHERE (created_ms, id) < (\(bind: created), \(bind: before)) "
             }
-            let ids = Array(newestFirst[start..<min(newestFirst.count, start + limit)])
-            let next = start + ids.count < newestFirst.count ? ids.last : nil
-            return (ids, newestFirst.count, next)
+            query += "ORDER BY created_ms DESC, id DESC LIMIT \(bind: limit + 1)"
+            let rows = try await sql.raw(query).all()
+            let total = try await sql.raw("SELECT COUNT(*) AS total FROM recordings").first()?.decode(column: "total", as: Int.self) ?? 0
+            return (try rows.prefix(limit).map(Self.entry), total, rows.count > limit)
         }
+        let overlay = unsaved.withLock { $0 }
+        let shown = entries.compactMap { entry -> RecordingEntry? in
+            if let kept = overlay[entry.id] { return kept }
+            return entry
+        }
+        return RecordingPage(entries: shown, total: total, next: hasMore ? entries.last?.id : nil)
     }
 
-    /// Entries in one of `states`.
-    func entries(in states: Set<RecordingEntry.State>) -> [RecordingEntry] {
-        lock.withLock { entries.values.filter { states.contains($0.state) } }
+    /// Entries in one of `states`, oldest first.
+    func entries(in states: Set<RecordingEntry.State>) async throws -> [RecordingEntry] {
+        let names = states.map(\.rawValue).sorted()
+        let found = try await read { sql in
+            try await sql.raw("""
+                SELECT \(unsafeRaw: Self.columns) FROM recordings WHERE state IN (\(binds: names)) ORDER BY created_ms, id
+                """).all().map(Self.entry)
+        }
+        let overlay = unsaved.withLock { $0 }
+        var byId = [String: RecordingEntry](found.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        for (id, entry) in overlay { byId[id] = entry.flatMap { states.contains($0.state) ? $0 : nil } }
+        return byId.values.sorted { RecordingEntry.newerFirst($1, $0) }
     }
 
     /// How many recordings are stored, and their bytes.
-    func storedTotals() -> (count: Int, bytes: Int) {
-        lock.withLock {
-            entries.values.reduce(into: (0, 0)) { totals, entry in
-                if entry.state == .stored { totals.0 += 1; totals.1 += entry.bytes }
-            }
+    func storedTotals() async throws -> (count: Int, bytes: Int) {
+        try await read { sql in
+            // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back.
+            let row = try await sql.raw("""
+                SELECT COUNT(*) AS count, CAST(COALESCE(SUM(bytes), 0) AS BIGINT) AS bytes FROM recordings WHERE state = 'stored'
+                """).first()
+            return (try row?.decode(column: "count", as: Int.self) ?? 0, try row?.decode(column: "bytes", as: Int.self) ?? 0)
         }
     }
 
-    var pendingCount: Int { lock.withLock { entries.values.filter { $0.state == .pending }.count } }
+    func pendingCount() async throws -> Int {
+        try await entries(in: [.pending]).count
+    }
 
-    /// The thumbnail's file, once the recording has one.
-    func thumbnailPath(_ id: String) -> String? {
-        entry(id)?.hasThumbnail == true ? catalog.thumbnailPath(id: id) : nil
+    /// The thumbnail's JPEG, once the recording has one.
+    func thumbnail(_ id: String) async throws -> [UInt8]? {
+        try await read { sql in
+            try await sql.raw("SELECT jpeg FROM thumbnails WHERE id = \(bind: id)").first()?
+                .decode(column: "jpeg", as: Data.self)
+        }.map { [UInt8]($0) }
     }
 
     /// Saves the thumbnail `make` gives; false (and a warning) when there is none.
-    func saveThumbnail(_ id: String, _ make: () throws -> [UInt8]?) -> Bool {
+    func saveThumbnail(_ id: String, _ make: () throws -> [UInt8]?) async -> Bool {
         do {
             guard let jpeg = try make() else { return false }
-            try catalog.saveThumbnail(jpeg, id: id)
+            let data = Data(jpeg)
+            try await database.withSQL { sql in
+                try await sql.raw("""
+                    INSERT INTO thumbnails (id, jpeg) VALUES (\(bind: id), \(bind: data))
+                    ON CONFLICT (id) DO UPDATE SET jpeg = excluded.jpeg
+                    """).run()
+            }
             return true
         } catch {
-            logger.warning("no thumbnail for the recording", metadata: ["recording.id": "\(id)", "error": "\(describe(error))"])
+            logger.warning("no thumbnail for the recording", metadata: [
+                "recording.id": "\(id)", "error": "\(CatalogDatabaseError.reason(of: error))"])
             return false
         }
     }
 
-    /// Keeps the entry in memory and in the catalog; called under the lock.
-    private func save(_ entry: RecordingEntry) {
-        entries[entry.id] = entry
+    /// Adds entries (and thumbnails) from elsewhere in one transaction, skipping ids already listed;
+    /// returns how many were added.
+    func importEntries(_ entries: [(RecordingEntry, thumbnail: [UInt8]?)]) async throws -> Int {
         do {
-            try catalog.save(entry)
+            return try await database.transaction { sql in
+                var added = 0
+                for (entry, thumbnail) in entries {
+                    guard try await Self.select(entry.id, sql) == nil else { continue }
+                    try await Self.save(entry, sql)
+                    if let thumbnail {
+                        try await sql.raw("INSERT INTO thumbnails (id, jpeg) VALUES (\(bind: entry.id), \(bind: Data(thumbnail))) ON CONFLICT (id) DO NOTHING").run()
+                    }
+                    added += 1
+                }
+                return added
+            }
         } catch {
-            logger.error("cannot save the recording's entry", metadata: ["recording.id": "\(entry.id)", "error": "\(describe(error))"])
+            throw CatalogDatabaseError(location: database.location, error)
         }
+    }
+
+    // MARK: - Reading and writing
+
+    /// A read; a database that cannot answer is named in the error.
+    private func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        do {
+            return try await database.withSQL(body)
+        } catch let error as RecordingError {
+            throw error
+        } catch {
+            throw CatalogDatabaseError(location: database.location, error)
+        }
+    }
+
+    /// A change to one recording in a transaction. `body` notes what it is about to save (nil: the
+    /// entry goes); when the database refuses the change, that is kept in memory until a later change gets through.
+    @discardableResult
+    private func write(_ id: String,
+                       _ body: @Sendable (any SQLDatabase, _ note: @Sendable (RecordingEntry?) -> Void) async throws -> RecordingEntry?)
+        async -> RecordingEntry? {
+        await saveUnsaved(except: id)
+        let planned = Mutex<RecordingEntry??>(nil)
+        do {
+            let entry = try await database.transaction { sql in
+                try await body(sql) { entry in planned.withLock { $0 = .some(entry) } }
+            }
+            unsaved.withLock { $0[id] = nil }
+            return entry
+        } catch {
+            let kept = planned.withLock { $0 }
+            if let kept { unsaved.withLock { $0[id] = .some(kept) } }
+            logger.error(kept == nil ? "cannot read the recording's entry to change it; the change is lost"
+                                     : "cannot save the recording's entry; it is kept in memory and saved with the next change",
+                         metadata: ["recording.id": "\(id)", "database": "\(database.location)",
+                                    "error": "\(CatalogDatabaseError.reason(of: error))"])
+            return kept ?? nil
+        }
+    }
+
+    /// Writes what an earlier refusal left in memory.
+    private func saveUnsaved(except id: String) async {
+        let waiting = unsaved.withLock { $0.filter { $0.key != id } }
+        for (waitingId, entry) in waiting {
+            do {
+                try await database.transaction { sql in
+                    if let entry {
+                        try await Self.save(entry, sql)
+                    } else {
+                        try await sql.raw("DELETE FROM recordings WHERE id = \(bind: waitingId)").run()
+                    }
+                }
+                unsaved.withLock { $0[waitingId] = nil }
+            } catch {
+                return  // still refused: the next change tries again
+            }
+        }
+    }
+
+    // MARK: - Rows
+
+    private static let columns = """
+        id, created_ms, state, frames, duration, bytes, name, location_kind, location, location_expires_ms, \
+        attempts, last_error, next_attempt_ms, has_thumbnail, preset
+        """
+
+    private static func select(_ id: String, _ sql: any SQLDatabase, forUpdate: Bool = false) async throws -> RecordingEntry? {
+        // PostgreSQL locks the row until the transaction ends; SQLite's BEGIN IMMEDIATE already holds the whole file.
+        let lock = forUpdate && sql.dialect.name == "postgresql" ? " FOR UPDATE" : ""
+        return try await sql.raw("SELECT \(unsafeRaw: columns) FROM recordings WHERE id = \(bind: id)\(unsafeRaw: lock)")
+            .first().map(entry)
+    }
+
+    private static func save(_ entry: RecordingEntry, _ sql: any SQLDatabase) async throws {
+        let (locationKind, location): (String?, String?) = switch entry.location {
+        case .servedLocally(let path): ("local", path)
+        case .remote(let url): ("remote", url)
+        case nil: (nil, nil)
+        }
+        try await sql.raw("""
+            INSERT INTO recordings (\(unsafeRaw: columns)) VALUES (
+                \(bind: entry.id), \(bind: Timestamp.milliseconds(entry.created)), \(bind: entry.state.rawValue),
+                \(bind: entry.frames), \(bind: entry.duration), \(bind: entry.bytes), \(bind: entry.name),
+                \(bind: locationKind), \(bind: location), \(bind: entry.locationExpires.map(Timestamp.milliseconds)),
+                \(bind: entry.attempts), \(bind: entry.lastError), \(bind: entry.nextAttempt.map(Timestamp.milliseconds)),
+                \(bind: entry.hasThumbnail), \(bind: entry.preset))
+            ON CONFLICT (id) DO UPDATE SET
+                created_ms = excluded.created_ms, state = excluded.state, frames = excluded.frames,
+                duration = excluded.duration, bytes = excluded.bytes, name = excluded.name,
+                location_kind = excluded.location_kind, location = excluded.location,
+                location_expires_ms = excluded.location_expires_ms, attempts = excluded.attempts,
+                last_error = excluded.last_error, next_attempt_ms = excluded.next_attempt_ms,
+                has_thumbnail = excluded.has_thumbnail, preset = excluded.preset
+            """).run()
+    }
+
+    private static func entry(_ row: any SQLRow) throws -> RecordingEntry {
+        let id = try row.decode(column: "id", as: String.self)
+        let stateName = try row.decode(column: "state", as: String.self)
+        guard let state = RecordingEntry.State(rawValue: stateName) else {
+            throw CatalogDatabaseError(location: "recording \(id)", reason: "unknown state \(stateName)")
+        }
+        var entry = RecordingEntry(id: id, created: Timestamp.date(milliseconds: try row.decode(column: "created_ms", as: Int64.self)),
+                                   state: state)
+        entry.frames = try row.decode(column: "frames", as: Int.self)
+        entry.duration = try row.decode(column: "duration", as: Double.self)
+        entry.bytes = try row.decode(column: "bytes", as: Int.self)
+        entry.name = try row.decode(column: "name", as: String?.self)
+        let location = try row.decode(column: "location", as: String?.self)
+        switch (try row.decode(column: "location_kind", as: String?.self), location) {
+        case ("local", let path?): entry.location = .servedLocally(path: path)
+        case ("remote", let url?): entry.location = .remote(url: url)
+        default: entry.location = nil
+        }
+        entry.locationExpires = try row.decode(column: "location_expires_ms", as: Int64?.self).map(Timestamp.date(milliseconds:))
+        entry.attempts = try row.decode(column: "attempts", as: Int.self)
+        entry.lastError = try row.decode(column: "last_error", as: String?.self)
+        entry.nextAttempt = try row.decode(column: "next_attempt_ms", as: Int64?.self).map(Timestamp.date(milliseconds:))
+        entry.hasThumbnail = try row.decode(column: "has_thumbnail", as: Bool.self)
+        entry.preset = try row.decode(column: "preset", as: String?.self)
+        return entry
     }
 }

@@ -40,19 +40,20 @@ actor RecordingRemoval {
     /// Deletes the recording and returns the entry it had.
     @discardableResult
     func delete(_ id: String, reason: DeletionReason, now: Date = Date()) async throws -> RecordingEntry {
-        guard let entry = recordings.entry(id) else { throw RecordingError.unknown(id: id) }
         guard !deleting.contains(id) else { throw RecordingError.beingDeleted(id: id) }
+        // Taken before the first wait: a second request meanwhile is told it is being deleted.
+        deleting.insert(id)
+        defer { deleting.remove(id) }
+        guard let entry = try await recordings.entry(id) else { throw RecordingError.unknown(id: id) }
         guard entry.state == .stored || entry.state == .failed else {
             throw RecordingError.busy(id: id, state: entry.state.rawValue)
         }
-        deleting.insert(id)
-        defer { deleting.remove(id) }
         if entry.state == .stored, let name = entry.name {
             do {
                 try await storage.delete(name: name)
             } catch {
                 let why = describe(error)
-                recordings.update(id) { $0.lastError = "deleting failed: \(why)" }
+                await recordings.update(id) { $0.lastError = "deleting failed: \(why)" }
                 logger.warning("cannot delete the recording's video", metadata: [
                     "recording.id": "\(id)", "name": "\(name)", "rule": "\(reason.rawValue)", "error": "\(why)"])
                 throw RecordingError.deletingFailed(id: id, reason: why, storageAway: isStorageUnreachable(error))
@@ -62,7 +63,7 @@ actor RecordingRemoval {
         try? FileManager.default.removeItem(atPath: layout.pendingVideo(id))
         // The event first: a crash in between sends it for a recording still listed, never not at all.
         outbox?.add(.deleted, entry, rule: reason, now: now)
-        recordings.forget(id)
+        await recordings.forget(id)
         metrics.recordingsDeleted(reason).increment()
         logger.info("recording deleted", metadata: [
             "recording.id": "\(id)", "name": "\(entry.name ?? "")", "rule": "\(reason.rawValue)",

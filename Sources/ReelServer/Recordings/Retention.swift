@@ -36,7 +36,13 @@ struct Retention: Sendable {
     @discardableResult
     func apply(now: Date = Date()) async -> Int {
         var deleted = 0
-        for (entry, reason) in doomed(now: now).prefix(maxPerPass) {
+        let doomed: [(RecordingEntry, DeletionReason)]
+        do { doomed = try await self.doomed(now: now) } catch {
+            logger.warning("retention paused: the catalog cannot be read", metadata: ["error": "\(describe(error))"])
+            passes.increment()
+            return 0
+        }
+        for (entry, reason) in doomed.prefix(maxPerPass) {
             guard !Task.isShuttingDownGracefully, !Task.isCancelled else { break }
             switch await delete(entry, reason, now) {
             case .deleted: deleted += 1
@@ -51,9 +57,9 @@ struct Retention: Sendable {
     }
 
     /// What the rules delete now, oldest first, each with the rule that deletes it.
-    func doomed(now: Date) -> [(RecordingEntry, DeletionReason)] {
+    func doomed(now: Date) async throws -> [(RecordingEntry, DeletionReason)] {
         guard !rules.isOff else { return [] }
-        var kept = recordings.entries(in: [.stored]).sorted { RecordingEntry.newerFirst($1, $0) }
+        var kept = try await recordings.entries(in: [.stored])
         var doomed: [(RecordingEntry, DeletionReason)] = []
         if let days = rules.keepDays {
             let cutoff = now.addingTimeInterval(-days * 86400)

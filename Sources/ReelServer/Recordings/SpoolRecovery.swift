@@ -18,7 +18,7 @@ struct SpoolRecovery {
     /// Takes up what an earlier process left: recordings in progress (fragmented
     /// MP4, cut after their last complete fragment and remuxed) become pending
     /// uploads, and pending uploads are tried again at once.
-    func run() {
+    func run() async {
         let files = FileManager.default
         for id in layout.recordingsInProgress() {
             let path = layout.spool(id)
@@ -26,31 +26,35 @@ struct SpoolRecovery {
             do {
                 let summary = try SpoolRestorer.restore(spool: path, to: layout.pendingVideo(id))
                 layout.removeSpool(id)
-                takeUp(id, summary: summary, created: lastWritten)
+                await takeUp(id, summary: summary, created: lastWritten)
                 logger.info("recording recovered from the spool", metadata: ["recording.id": "\(id)", "frames": "\(summary.frames)"])
             } catch MediaError.noFrames {
                 layout.removeSpool(id)
                 try? files.removeItem(atPath: layout.pendingVideo(id))
-                list.forget(id)
+                await list.forget(id)
                 logger.info("spooled recording had no complete frames; removed", metadata: ["recording.id": "\(id)"])
             } catch {
                 try? files.removeItem(atPath: layout.pendingVideo(id))
                 let diskFull = isDiskFull(error)
-                list.upsert(id, createdIfNew: lastWritten) {
+                let name = diskFull ? namer.nextName() : nil, why = describe(error)
+                let nextAttempt = diskFull ? Date().addingTimeInterval(uploads.retryDelay(after: 1)) : nil
+                await list.upsert(id, createdIfNew: lastWritten) {
                     // Without space it waits, spool and journal kept, for the next attempt.
                     $0.state = diskFull ? .pending : .failed
-                    $0.name = $0.name ?? (diskFull ? namer.nextName() : nil)
-                    $0.lastError = "\(describe(error))"
-                    $0.nextAttempt = diskFull ? Date().addingTimeInterval(uploads.retryDelay(after: 1)) : nil
+                    $0.name = $0.name ?? name
+                    $0.lastError = why
+                    $0.nextAttempt = nextAttempt
                 }
                 logger.error("cannot recover spooled recording", metadata: ["recording.id": "\(id)", "error": "\(describe(error))"])
             }
         }
         for id in layout.pendingVideos() {
             let path = layout.pendingVideo(id)
-            switch list.entry(id)?.state {
+            let listed = (try? await list.entry(id)) ?? nil
+            switch listed?.state {
             case .pending:
-                list.update(id) { $0.nextAttempt = Date() }
+                let now = Date()
+                await list.update(id) { $0.nextAttempt = now }
             case .stored:
                 try? files.removeItem(atPath: path)  // stored, then a crash before the copy was deleted
             default:
@@ -59,32 +63,35 @@ struct SpoolRecovery {
                 let sidecar = layout.legacySidecar(id)
                 let legacy = files.contents(atPath: sidecar).flatMap { try? JSONDecoder().decode(LegacySidecar.self, from: $0) }
                 if let summary = try? MP4Remuxer.probe(path) {
-                    takeUp(id, summary: summary, created: modificationDate(path), name: legacy?.name)
+                    await takeUp(id, summary: summary, created: modificationDate(path), name: legacy?.name)
                     try? files.removeItem(atPath: sidecar)
                 }
             }
         }
         // Recordings that were in progress and left nothing behind had no frames.
-        for entry in list.entries(in: [.recording, .finishing]) {
-            list.forget(entry.id)
+        for entry in (try? await list.entries(in: [.recording, .finishing])) ?? [] {
+            await list.forget(entry.id)
         }
-        metrics.uploadsPending.set(list.pendingCount)
+        await uploads.notePending()
     }
 
     /// A recovered MP4 becomes a pending upload, due at once, with a thumbnail
     /// decoded from the video itself (no decoded frame survived the crash).
-    private func takeUp(_ id: String, summary: VideoSummary, created: Date, name: String? = nil) {
+    private func takeUp(_ id: String, summary: VideoSummary, created: Date, name: String? = nil) async {
         let video = layout.pendingVideo(id)
-        let hasThumbnail = list.entry(id)?.hasThumbnail == true
-            || list.saveThumbnail(id) { try VideoFrame.picture(inMP4: video, at: 1).jpegThumbnail() }
-        list.upsert(id, createdIfNew: created) {
+        let listed = (try? await list.entry(id)) ?? nil
+        let hasThumbnail = if listed?.hasThumbnail == true { true } else {
+            await list.saveThumbnail(id) { try VideoFrame.picture(inMP4: video, at: 1).jpegThumbnail() }
+        }
+        let name = name ?? namer.nextName(), now = Date()
+        await list.upsert(id, createdIfNew: created) {
             $0.hasThumbnail = hasThumbnail
             $0.state = .pending
-            $0.name = $0.name ?? name ?? namer.nextName()
+            $0.name = $0.name ?? name
             $0.frames = summary.frames
             $0.duration = summary.duration
             $0.bytes = summary.bytes
-            $0.nextAttempt = Date()
+            $0.nextAttempt = now
         }
     }
 

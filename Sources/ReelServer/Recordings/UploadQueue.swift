@@ -26,8 +26,8 @@ actor UploadQueue {
     private let metrics: ServerMetrics
     private let logger: Logger
     private let retryMaxSeconds: Double
-    /// Pending uploads with an attempt under way, so two ticks never send one twice.
-    private var uploading: Set<String> = []
+    /// Attempts under way: a second caller for the same recording waits for the first's outcome instead of sending it twice.
+    private var uploading: [String: Task<Result<FinishedRecording, any Error>, Never>] = [:]
 
     init(list: RecordingList, storage: any VideoStorage, layout: SpoolLayout, freeSpace: FreeSpace,
          metrics: ServerMetrics, logger: Logger, retryMaxSeconds: Double) {
@@ -42,7 +42,13 @@ actor UploadQueue {
 
     /// Uploads again every pending recording whose time has come.
     func retryPending(now: Date = Date()) async {
-        let due = list.entries(in: [.pending]).filter { ($0.nextAttempt ?? now) <= now && !uploading.contains($0.id) }
+        let pending: [RecordingEntry]
+        do { pending = try await list.entries(in: [.pending]) } catch {
+            logger.error("cannot read the uploads pending", metadata: ["error": "\(describe(error))"])
+            return
+        }
+        metrics.uploadsPending.set(pending.count)
+        let due = pending.filter { ($0.nextAttempt ?? now) <= now && uploading[$0.id] == nil }
         for entry in due.sorted(by: { ($0.nextAttempt ?? now) < ($1.nextAttempt ?? now) }) {
             _ = await upload(entry.id)
         }
@@ -51,17 +57,25 @@ actor UploadQueue {
     /// One attempt to store a pending MP4. Success deletes the local copy; failure
     /// keeps it with the error and the time of the next attempt.
     func upload(_ id: String) async -> Result<FinishedRecording, any Error> {
-        guard let entry = list.entry(id), let name = entry.name else {
+        if let underWay = uploading[id] { return await underWay.value }
+        let attempt = Task { await self.attempt(id) }
+        uploading[id] = attempt
+        defer { uploading[id] = nil }
+        return await attempt.value
+    }
+
+    private func attempt(_ id: String) async -> Result<FinishedRecording, any Error> {
+        let listed: RecordingEntry?
+        do { listed = try await list.entry(id) } catch { return .failure(error) }
+        guard let entry = listed, let name = entry.name else {
             return .failure(RecordingError.unknown(id: id))
         }
-        uploading.insert(id)
-        defer { uploading.remove(id) }
         let attempts = entry.attempts + 1
         do {
             try await makePendingVideo(id)
-            guard let entry = list.entry(id) else { throw MediaError.noFrames }
+            guard let entry = try await list.entry(id) else { throw MediaError.noFrames }
             let video = try await storage.store(file: layout.pendingVideo(id), name: name)
-            list.update(id) {
+            await list.update(id) {
                 $0.state = .stored
                 $0.location = video.location
                 $0.locationExpires = video.expires
@@ -75,7 +89,7 @@ actor UploadQueue {
             unreachableSince = nil
             metrics.uploadsSucceeded.increment()
             metrics.bytesStored.increment(by: video.bytes)
-            metrics.uploadsPending.set(list.pendingCount)
+            await notePending()
             if attempts > 1 {
                 logger.info("pending recording stored", metadata: [
                     "recording.id": "\(id)", "attempts": "\(attempts)", "name": "\(name)"])
@@ -84,16 +98,17 @@ actor UploadQueue {
                 frames: entry.frames, duration: entry.duration, bytes: entry.bytes)))
         } catch {
             let nextAttempt = Date().addingTimeInterval(retryDelay(after: attempts))
-            list.update(id) {
+            let why = describe(error)
+            await list.update(id) {
                 $0.state = .pending
                 $0.attempts = attempts
-                $0.lastError = "\(describe(error))"
+                $0.lastError = why
                 $0.nextAttempt = nextAttempt
             }
             // Any answer from storage, even a refusal, means it is reachable.
             unreachableSince = isStorageUnreachable(error) ? (unreachableSince ?? Date()) : nil
             metrics.uploadsFailed.increment()
-            metrics.uploadsPending.set(list.pendingCount)
+            await notePending()
             logger.error("storing the recording failed; it is kept and retried", metadata: [
                 "recording.id": "\(id)", "attempts": "\(attempts)", "error": "\(describe(error))",
                 "retry.seconds": "\(Int(nextAttempt.timeIntervalSinceNow.rounded()))"])
@@ -115,8 +130,13 @@ actor UploadQueue {
             throw error
         }
         layout.removeSpool(id)
-        list.update(id) { $0.frames = summary.frames; $0.duration = summary.duration; $0.bytes = summary.bytes }
+        await list.update(id) { $0.frames = summary.frames; $0.duration = summary.duration; $0.bytes = summary.bytes }
         logger.info("recording finished now that space returned", metadata: ["recording.id": "\(id)", "frames": "\(summary.frames)"])
+    }
+
+    /// Sets `reel_uploads_pending` from the catalog (left as it was when the database cannot answer).
+    func notePending() async {
+        if let count = try? await list.pendingCount() { metrics.uploadsPending.set(count) }
     }
 
     /// Seconds before the next attempt: doubling from 2 s, capped by the retry limit.

@@ -14,8 +14,12 @@ public struct ServerSettings: Sendable {
     public var storageDirectory = "data/videos"
     /// Where recordings in progress are written (fragmented MP4, survives a crash).
     public var spoolDirectory = "data/spool"
-    /// Where each recording's entry and thumbnail are kept, for the list of recordings.
+    /// Where the catalog's SQLite file is kept (`catalog.sqlite`), and where an older version's entries are imported from.
     public var recordingsDirectory = "data/recordings"
+    /// The catalog in PostgreSQL (`postgres://user:password@host:port/database`) instead of the SQLite file.
+    public var databaseURL: String?
+    /// The catalog's SQLite file, when no `databaseURL` is given.
+    public var catalogFile: String { recordingsDirectory + "/catalog.sqlite" }
     /// When set, every route but the CORS preflight and `/healthz` needs it as a bearer token.
     public var token: String?
     public var limits = Limits()
@@ -85,6 +89,8 @@ extension ServerSettings {
         storageDirectory = read.text(.storageDirectory) ?? storageDirectory
         spoolDirectory = read.text(.spoolDirectory) ?? spoolDirectory
         recordingsDirectory = read.text(.recordingsDirectory) ?? recordingsDirectory
+        databaseURL = try read.value(.databaseURL, is: "a postgres:// URL, e.g. postgres://reel:secret@db.example.com:5432/reel",
+                                     { text in text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") ? text : nil })
         token = read.text(.token)
         limits.maxFrameBytes = try read.value(.maxFrameBytes, is: "a size above 0 and at most 1G, e.g. 8M or 8388608",
                                               ByteCount.parse, valid: { (1...(1 << 30)).contains($0) }) ?? limits.maxFrameBytes

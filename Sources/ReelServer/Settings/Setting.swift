@@ -10,6 +10,7 @@ public enum Setting: String, CaseIterable, Sendable {
     case storageDirectory = "reel.storage.dir"
     case spoolDirectory = "reel.spool.dir"
     case recordingsDirectory = "reel.recordings.dir"
+    case databaseURL = "reel.database.url"
     case token = "reel.token"
     case maxFrameBytes = "reel.max.frame.bytes"
     case maxFrameSize = "reel.max.frame.size"
@@ -56,7 +57,7 @@ public enum Setting: String, CaseIterable, Sendable {
     public var variable: String { key.components.joined(separator: "_").uppercased() }
 
     /// Values never repeated in a message or a log.
-    public var isSecret: Bool { self == .token || self == .supabaseKey || self == .webhookSecret }
+    public var isSecret: Bool { self == .token || self == .supabaseKey || self == .webhookSecret || self == .databaseURL }
 
     /// Variables that look like ours but name no setting: a typo must not pass silently.
     /// `others` are variables read elsewhere (by `reel capture`, say) that are not settings of serve.

@@ -50,8 +50,8 @@ final class WebhookOutbox: @unchecked Sendable {
         var event: [String: Any] = [
             "event": kind.rawValue,
             "id": entry.id,
-            "created": RecordingCatalog.timestamp(entry.created),
-            "time": RecordingCatalog.timestamp(now),
+            "created": Timestamp.text(entry.created),
+            "time": Timestamp.text(now),
             "frames": entry.frames,
             "duration": (entry.duration * 1000).rounded() / 1000,
             "bytes": entry.bytes,

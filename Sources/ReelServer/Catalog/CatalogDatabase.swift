@@ -1,0 +1,76 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import ReelErrors
+import SQLiteNIO
+import SQLKit
+
+/// The SQL database that holds the catalog: SQLite in a file by default,
+/// PostgreSQL when `--database-url` names one. The catalog's statements are
+/// written once for both; what differs (a column type, locking) asks `kind`.
+protocol CatalogDatabase: Sendable {
+    var kind: CatalogDatabaseKind { get }
+    /// Where it is, for messages: a path, or `host:port/database` (never a password).
+    var location: String { get }
+    /// Runs statements that need no transaction.
+    func withSQL<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Runs statements in one transaction: all of them or none.
+    func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Closes the connections; nothing may be asked afterwards.
+    func close() async
+}
+
+enum CatalogDatabaseKind: String, Sendable {
+    case sqlite
+    case postgres
+}
+
+/// A database that cannot be opened or asked, with where and why.
+struct CatalogDatabaseError: Error, CustomStringConvertible {
+    var location: String
+    var reason: String
+    var description: String { "catalog database \(location): \(reason)" }
+}
+
+extension CatalogDatabaseError {
+    /// A SQLite or PostgreSQL error in one line: PostgresNIO's own text hides the server's message.
+    init(location: String, _ error: any Error) {
+        self.location = location
+        reason = Self.reason(of: error)
+    }
+
+    static func reason(of error: any Error) -> String {
+        switch error {
+        case let error as CatalogDatabaseError:
+            return error.reason
+        case let error as SQLiteError:
+            return error.message.isEmpty ? "\(error.reason)" : error.message
+        case let error as PSQLError:
+            if let message = error.serverInfo?[.message] {
+                return message + (error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
+            }
+            if let underlying = error.underlying { return describeUnderlying(underlying) }
+            return "\(error.code)"
+        default:
+            return describeUnderlying(error)
+        }
+    }
+
+    private static func describeUnderlying(_ error: any Error) -> String {
+        if let error = error as? NIOConnectionError {
+            return error.connectionErrors.first.map { describeUnderlying($0.error) } ?? "cannot connect"
+        }
+        if let error = error as? IOError { return ReelErrors.reason(errno: error.errnoCode) }
+        return describe(error)
+    }
+}
+
+/// Opens the catalog's database: PostgreSQL for a `postgres://` URL, else SQLite at `sqlitePath`.
+func openCatalogDatabase(url: String?, sqlitePath: String, logger: Logger) async throws -> any CatalogDatabase {
+    if let url, !url.isEmpty {
+        return try PostgresCatalogDatabase(url: url, logger: logger)
+    }
+    return try await SQLiteCatalogDatabase(path: sqlitePath, logger: logger)
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import SQLiteKit
+import Synchronization
+
+/// The catalog in one SQLite file: embedded, nothing to install. One
+/// connection, one statement or transaction at a time (`AsyncGate`); WAL so a
+/// crash never leaves half a change, and a busy timeout so another process
+/// holding the file (a second `reel serve` on the same folder) makes a
+/// statement wait instead of fail.
+final class SQLiteCatalogDatabase: CatalogDatabase {
+    let kind = CatalogDatabaseKind.sqlite
+    let location: String
+    private let connection: SQLiteConnection
+    private let sql: any SQLDatabase
+    private let gate = AsyncGate()
+    private let closed = Mutex(false)
+
+    init(path: String, logger: Logger) async throws {
+        location = path
+        do {
+            connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        } catch {
+            throw CatalogDatabaseError(location: path, error)
+        }
+        // Statements are not logged: their values hold signed URLs.
+        sql = connection.sql(queryLogLevel: nil)
+        do {
+            try await sql.raw("PRAGMA busy_timeout = 5000").run()
+            try await sql.raw("PRAGMA journal_mode = WAL").run()
+            try await sql.raw("PRAGMA synchronous = NORMAL").run()
+        } catch {
+            try? await connection.close()
+            throw CatalogDatabaseError(location: path, error)
+        }
+    }
+
+    func withSQL<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let sql = sql
+        return try await gate.run { try await body(sql) }
+    }
+
+    func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let sql = sql
+        return try await gate.run {
+            // IMMEDIATE: the write lock is taken now, not at the first write, so two processes never deadlock.
+            try await sql.raw("BEGIN IMMEDIATE").run()
+            do {
+                let result = try await body(sql)
+                try await sql.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await sql.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    func close() async {
+        await gate.run {
+            guard !closed.withLock({ $0 }) else { return }
+            try? await connection.close()
+            closed.withLock { $0 = true }
+        }
+    }
+
+    deinit {
+        // Dropped without close (a test's server, a failed start): the file is closed all the same.
+        if !closed.withLock({ $0 }) { _ = connection.close() }
+    }
+}
