@@ -14,6 +14,7 @@ packages=(
     chromium chromium-driver                                      # the web page's tests, in a real browser
     curl                                                          # tests fetch from the Supabase stand-in
     systemd                                                       # systemd-analyze verify on the installed units
+    postgresql-15                                                 # the catalog's tests against a real PostgreSQL
 )
 
 # Python test tools: pip where it works (with --break-system-packages where PEP 668
