@@ -15,11 +15,17 @@ protocol CatalogDatabase: Sendable {
     /// Where it is, for messages: a path, or `host:port/database` (never a password).
     var location: String { get }
     /// Runs statements that need no transaction.
-    func withSQL<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    func withSQL<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// Runs statements in one transaction: all of them or none.
-    func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// Closes the connections; nothing may be asked afterwards.
     func close() async
+}
+
+/// Runs `body` in a task of its own: a change begun is finished even when the request or
+/// service that asked is cancelled (a stopping server still saves what its recordings became).
+func uncancelled<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await Task { try await body() }.value
 }
 
 enum CatalogDatabaseKind: String, Sendable {
@@ -45,6 +51,8 @@ extension CatalogDatabaseError {
         switch error {
         case let error as CatalogDatabaseError:
             return error.reason
+        case is CancellationError:
+            return "cancelled: the server is stopping"
         case let error as SQLiteError:
             return error.message.isEmpty ? "\(error.reason)" : error.message
         case let error as PSQLError:

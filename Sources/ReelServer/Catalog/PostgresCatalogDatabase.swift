@@ -40,14 +40,16 @@ final class PostgresCatalogDatabase: CatalogDatabase {
         self.logger = logger
     }
 
-    func withSQL<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
-            try await body(connection.sql(queryLogLevel: nil))
+    func withSQL<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await uncancelled { [client] in
+            try await client.withConnection { connection in
+                try await body(connection.sql(queryLogLevel: nil))
+            }
         }
     }
 
-    func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await uncancelled { [client] in try await client.withConnection { connection in
             let sql = connection.sql(queryLogLevel: nil)
             try await sql.raw("BEGIN").run()
             do {
@@ -58,7 +60,7 @@ final class PostgresCatalogDatabase: CatalogDatabase {
                 try? await sql.raw("ROLLBACK").run()
                 throw error
             }
-        }
+        } }
     }
 
     func close() async {

@@ -14,7 +14,7 @@ final class SQLiteCatalogDatabase: CatalogDatabase {
     private let connection: SQLiteConnection
     private let sql: any SQLDatabase
     private let gate = AsyncGate()
-    private let closed = Mutex(false)
+    private let closed = ClosedFlag()
 
     init(path: String, logger: Logger) async throws {
         location = path
@@ -35,14 +35,14 @@ final class SQLiteCatalogDatabase: CatalogDatabase {
         }
     }
 
-    func withSQL<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    func withSQL<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         let sql = sql
-        return try await gate.run { try await body(sql) }
+        return try await uncancelled { try await self.gate.run { try await body(sql) } }
     }
 
-    func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         let sql = sql
-        return try await gate.run {
+        return try await uncancelled { try await self.gate.run {
             // IMMEDIATE: the write lock is taken now, not at the first write, so two processes never deadlock.
             try await sql.raw("BEGIN IMMEDIATE").run()
             do {
@@ -53,19 +53,28 @@ final class SQLiteCatalogDatabase: CatalogDatabase {
                 try? await sql.raw("ROLLBACK").run()
                 throw error
             }
-        }
+        } }
     }
 
     func close() async {
-        await gate.run {
-            guard !closed.withLock({ $0 }) else { return }
-            try? await connection.close()
-            closed.withLock { $0 = true }
+        // In a task of its own: a cancelled caller (a server that failed to start) still closes the file.
+        _ = try? await uncancelled { [gate, connection, closed = self.closed] in
+            try await gate.run {
+                guard !closed.isSet else { return }
+                try await connection.close()
+                closed.set()
+            }
         }
     }
 
     deinit {
         // Dropped without close (a test's server, a failed start): the file is closed all the same.
-        if !closed.withLock({ $0 }) { _ = connection.close() }
+        if !closed.isSet { Task { [connection] in try? await connection.close() } }
     }
+}
+
+private final class ClosedFlag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }

@@ -203,7 +203,7 @@ final class RecordingList: Sendable {
     // MARK: - Reading and writing
 
     /// A read; a database that cannot answer is named in the error.
-    private func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    private func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         do {
             return try await database.withSQL(body)
         } catch let error as RecordingError {
@@ -217,18 +217,18 @@ final class RecordingList: Sendable {
     /// entry goes); when the database refuses the change, that is kept in memory until a later change gets through.
     @discardableResult
     private func write(_ id: String,
-                       _ body: @Sendable (any SQLDatabase, _ note: @Sendable (RecordingEntry?) -> Void) async throws -> RecordingEntry?)
+                       _ body: @escaping @Sendable (any SQLDatabase, _ note: @Sendable (RecordingEntry?) -> Void) async throws -> RecordingEntry?)
         async -> RecordingEntry? {
         await saveUnsaved(except: id)
-        let planned = Mutex<RecordingEntry??>(nil)
+        let planned = PlannedEntry()
         do {
             let entry = try await database.transaction { sql in
-                try await body(sql) { entry in planned.withLock { $0 = .some(entry) } }
+                try await body(sql) { entry in planned.value.withLock { $0 = .some(entry) } }
             }
             unsaved.withLock { $0[id] = nil }
             return entry
         } catch {
-            let kept = planned.withLock { $0 }
+            let kept = planned.value.withLock { $0 }
             if let kept { unsaved.withLock { $0[id] = .some(kept) } }
             logger.error(kept == nil ? "cannot read the recording's entry to change it; the change is lost"
                                      : "cannot save the recording's entry; it is kept in memory and saved with the next change",
@@ -320,4 +320,9 @@ final class RecordingList: Sendable {
         entry.preset = try row.decode(column: "preset", as: String?.self)
         return entry
     }
+}
+
+/// What a change was about to save, kept for when the database refuses it.
+private final class PlannedEntry: Sendable {
+    let value = Mutex<RecordingEntry??>(nil)
 }
