@@ -207,6 +207,15 @@ def pytest_runtest_makereport(item, call):
     setattr(item, "rep_" + rep.when, rep)
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL 15 for the whole run; `postgres.new_database()` gives a test its own database."""
+    from postgres import PostgresServer
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def server(tmp_path, request):
     """Factory: `server(**options)` starts a `reel serve` and returns a ReelServer.

@@ -40,10 +40,12 @@ class PostgresServer:
         return out.stdout
 
     def start(self) -> "PostgresServer":
+        """initdb's the data folder the first time, then starts the server (again, after `halt`)."""
         assert (PG_BIN / "initdb").exists(), "PostgreSQL 15 is needed: scripts/setup.sh installs postgresql-15"
         data = self.folder / "data"
-        self.run(str(PG_BIN / "initdb"), "-D", str(data), "-U", USER, "--auth=trust", "--no-locale", "-E", "UTF8",
-                 "-N", "--no-instructions")
+        if not data.exists():
+            self.run(str(PG_BIN / "initdb"), "-D", str(data), "-U", USER, "--auth=trust", "--no-locale", "-E", "UTF8",
+                     "-N", "--no-instructions")
         self.log = open(self.folder / "postgres.log", "ab")
         self.proc = subprocess.Popen(
             [str(PG_BIN / "postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.folder),
@@ -68,7 +70,8 @@ class PostgresServer:
         self.sql(f"CREATE DATABASE {name}")
         return f"postgres://{USER}@127.0.0.1:{self.port}/{name}?sslmode=disable"
 
-    def stop(self):
+    def halt(self):
+        """Stops the server, keeping its data: `start` brings it back on the same port."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)  # fast shutdown: rolls back, closes sessions
             try:
@@ -78,4 +81,7 @@ class PostgresServer:
                 self.proc.wait(timeout=30)
         if hasattr(self, "log"):
             self.log.close()
+
+    def stop(self):
+        self.halt()
         shutil.rmtree(self.folder, ignore_errors=True)

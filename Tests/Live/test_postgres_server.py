@@ -6,16 +6,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-import pytest
-
 from postgres import PostgresServer
-
-
-@pytest.fixture(scope="session")
-def postgres():
-    server = PostgresServer().start()
-    yield server
-    server.stop()
 
 
 def test_a_database_per_test_on_loopback(postgres):

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from catalog import CatalogFile
 from conftest import (
     REEL_BIN, assert_error, create, decode_errors, download, ffprobe, finish, finish_ok,
     fixture_bytes, free_bytes, poll, proc_status_kb, read_http_response, recording_status,
@@ -593,6 +594,7 @@ def test_create_under_min_free_leaves_nothing_behind(tmpfs, server):
         return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
     assert listed()["total"] == 0
+    catalog = CatalogFile(folders["recordings_dir"])
     filler = fill(disk / "filler", leave=FREE_UNDER_LIMIT)
     code, body = poll(lambda: (answer := readiness(srv))[0] != 200 and answer, timeout=5, what="/readyz 503")
     assert_not_ready(code, body)
@@ -600,14 +602,16 @@ def test_create_under_min_free_leaves_nothing_behind(tmpfs, server):
         assert_insufficient_storage(requests.get(srv.url("/video/create_video"), timeout=10))
     page = listed()
     assert page["recordings"] == [] and page["total"] == 0, page
-    assert files(folders["spool_dir"]) == [] and files(folders["recordings_dir"]) == []
+    assert files(folders["spool_dir"]) == [] and catalog.ids() == set()
 
     filler.unlink()
     poll(lambda: readiness(srv)[0] == 200, timeout=10, what="/readyz 200 once space is back")
     # No phantom recording, no empty spool file, from the refused creates.
     assert listed()["total"] == 0
     assert files(folders["spool_dir"]) == [], files(folders["spool_dir"])
-    assert files(folders["recordings_dir"]) == [], files(folders["recordings_dir"])
+    assert catalog.ids() == set()
+    # The catalog's SQLite file, and nothing else.
+    assert {p.name for p in files(folders["recordings_dir"])} <= {"catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm"}
 
     rid = create(srv)
     assert upload_ok(srv, FRAMES[0], rid, raw=True) == 1

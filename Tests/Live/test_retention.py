@@ -1,8 +1,8 @@
 """Deleting recordings: `DELETE /video/recordings/{id}`, the retention rules
 `--keep-days` and `--keep-bytes`, and the page's Delete button.
 
-Recordings are made old by rewriting `created` in their catalog entry
-(`<recordings-dir>/<id>.json`) while the server is stopped, then starting a new
+Recordings are made old by rewriting `created` in the catalog
+(`<recordings-dir>/catalog.sqlite`) while the server is stopped, then starting a new
 server on the same folders. Retention runs once at start and then every 10 s,
 so its effect is polled for, never slept for.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from catalog import CatalogFile
 from conftest import (FRAMES, HTTP_TIMEOUT, assert_error, finish, finish_ok, metric_samples, poll,
                       record, recording_status, stored, upload_ok)
 from test_supabase import standin, supabase_server  # noqa: F401 (standin is a fixture)
@@ -47,21 +48,23 @@ class Site:
             return supabase_server(self.server, self.standin, **folders, **options)
         return self.server(**folders, **options)
 
-    # The catalog, as files.
-    def entry_file(self, rid: str) -> Path:
-        return self.recordings_dir / f"{rid}.json"
+    # The catalog, as the server saved it.
+    @property
+    def catalog(self) -> CatalogFile:
+        return CatalogFile(self.recordings_dir)
 
-    def thumbnail_file(self, rid: str) -> Path:
-        return self.recordings_dir / f"{rid}.jpg"
+    def has_entry(self, rid: str) -> bool:
+        return self.catalog.has_entry(rid)
+
+    def has_thumbnail(self, rid: str) -> bool:
+        return self.catalog.has_thumbnail(rid)
 
     def entry(self, rid: str) -> dict:
-        return json.loads(self.entry_file(rid).read_text())
+        return self.catalog.entry(rid)
 
     def make_old(self, rid: str, days: float) -> None:
-        """Rewrites the entry's `created` to `days` ago (only while no server runs)."""
-        entry = self.entry(rid)
-        entry["created"] = iso(time.time() - days * DAY)
-        self.entry_file(rid).write_text(json.dumps(entry, indent=2, sort_keys=True))
+        """Moves the entry's `created` to `days` ago (only while no server runs)."""
+        self.catalog.set_created(rid, time.time() - days * DAY)
 
     # The stored video.
     def has_video(self, name: str) -> bool:
@@ -70,7 +73,7 @@ class Site:
         return (self.storage_dir / name).is_file()
 
     def catalog_ids(self) -> set[str]:
-        return {p.stem for p in self.recordings_dir.glob("*.json")}
+        return self.catalog.ids()
 
 
 @pytest.fixture(params=["local", "supabase"])
@@ -159,8 +162,8 @@ def log_records(srv, message: str) -> list[dict]:
 
 def assert_deleted(site: Site, srv, rid: str, name: str) -> None:
     assert not site.has_video(name), f"the video {name} of {rid} is still in storage"
-    assert not site.entry_file(rid).exists(), f"the entry of {rid} is still in the catalog"
-    assert not site.thumbnail_file(rid).exists(), f"the thumbnail of {rid} is still in the catalog"
+    assert not site.has_entry(rid), f"the entry of {rid} is still in the catalog"
+    assert not site.has_thumbnail(rid), f"the thumbnail of {rid} is still in the catalog"
     assert status_code(srv, rid) == 404
 
 
@@ -209,7 +212,7 @@ def test_delete_removes_a_stored_recording_everywhere(local):
     rid, answer = stored(srv)
     name = answer["video url"].rsplit("/", 1)[1]
     thumbnail_url = recording_status(srv, rid)["thumbnail url"]
-    assert (local.storage_dir / name).is_file() and local.thumbnail_file(rid).is_file() and local.entry_file(rid).is_file()
+    assert (local.storage_dir / name).is_file() and local.has_thumbnail(rid) and local.has_entry(rid)
     assert listing(srv)["total"] == 2
 
     delete_ok(srv, rid)
@@ -245,7 +248,7 @@ def test_a_recording_in_progress_is_not_deleted(local):
     assert body["message"] == f"recording {rid} is recording; it can be deleted once stored", body
 
     assert recording_status(srv, rid)["state"] == "recording"
-    assert local.entry_file(rid).exists()
+    assert local.has_entry(rid)
     assert spool_names(srv, rid) == spool, "the spool is untouched"
     assert upload_ok(srv, FRAMES[0], rid, raw=True) == 5, "the recording goes on"
     answer = finish_ok(srv, rid)
@@ -267,7 +270,7 @@ def test_a_failed_recording_is_deleted_with_what_its_spool_held(local):
     delete_ok(srv, rid)
 
     assert spool_names(srv, rid) == []
-    assert not local.entry_file(rid).exists()
+    assert not local.has_entry(rid)
     assert status_code(srv, rid) == 404
     assert deletions(srv)["request"] == 1
 
@@ -279,7 +282,7 @@ def test_delete_needs_the_token(local):
     name = answer["video url"].rsplit("/", 1)[1].split("?", 1)[0]
     assert delete(srv, rid, headers={}).status_code == 401
     assert delete(srv, rid, headers={"Authorization": "Bearer wrong"}).status_code == 401
-    assert local.has_video(name) and local.entry_file(rid).exists()
+    assert local.has_video(name) and local.has_entry(rid)
     assert recording_status(srv, rid)["state"] == "stored"
     delete_ok(srv, rid)
     assert_deleted(local, srv, rid, name)
@@ -322,7 +325,7 @@ def test_supabase_down_deletes_nothing_then_deleting_works_once_it_is_back(supab
     assert status["state"] == "stored", status
     assert status.get("last error", "").startswith("deleting failed:"), status
     assert supabase.has_video(name), "the object is still there"
-    assert supabase.entry_file(rid).exists() and supabase.thumbnail_file(rid).exists()
+    assert supabase.has_entry(rid) and supabase.has_thumbnail(rid)
     assert rid in listed_ids(srv)
     attempts = [q for q in standin.requests() if q["method"] == "DELETE"]
     assert len(attempts) >= 2 and all(q["fault"] == "down" for q in attempts), "retried: storage may come back"
@@ -350,7 +353,7 @@ def test_supabase_refusing_the_delete_is_a_502_and_deletes_nothing(supabase):
     assert status["state"] == "stored", status
     assert status.get("last error", "").startswith("deleting failed:"), status
     assert supabase.has_video(name)
-    assert supabase.entry_file(rid).exists() and supabase.thumbnail_file(rid).exists()
+    assert supabase.has_entry(rid) and supabase.has_thumbnail(rid)
     attempts = [q for q in standin.requests() if q["method"] == "DELETE"]
     assert [q["status"] for q in attempts] == [403], "a refusal is not retried"
 
@@ -598,7 +601,7 @@ def test_the_page_deletes_a_stored_recording(local, browser):
          what="the card to go")
     poll(lambda: browser.find_element(By.ID, "message").text == "Recording deleted.", 10, what="the message")
     assert not (local.storage_dir / name).exists()
-    assert not local.entry_file(rid).exists()
+    assert not local.has_entry(rid)
     assert status_code(srv, rid) == 404
     assert browser.find_elements(By.CSS_SELECTOR, f".card[data-id='{kept}']")
     assert listing(srv)["total"] == 2
@@ -627,7 +630,7 @@ def test_the_page_shows_why_a_recording_was_not_deleted(supabase, browser):
     card = browser.find_element(By.CSS_SELECTOR, f".card[data-id='{rid}']")
     assert card.get_attribute("data-state") == "stored"
     assert card.find_element(By.CSS_SELECTOR, ".delete").is_enabled(), "it may be tried again"
-    assert supabase.has_video(name) and supabase.entry_file(rid).exists()
+    assert supabase.has_video(name) and supabase.has_entry(rid)
     assert deletions(srv)["request"] == 0
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from catalog import CatalogFile
 from conftest import HTTP_TIMEOUT, REEL_BIN, finish_ok, metric_samples, poll, record, recording_status, stored
 from test_supabase import standin, supabase_server  # noqa: F401 (standin is a fixture)
 
@@ -184,10 +185,6 @@ def signature(raw: bytes, secret: str) -> str:
 def parse_iso(text: str) -> float:
     assert ISO_MS.fullmatch(text), text
     return time.mktime(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone + int(text[20:23]) / 1000
-
-
-def iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
 
 
 def check_body(delivery: Delivery, kind: str) -> dict:
@@ -502,15 +499,12 @@ def test_retention_by_age_and_by_size_sends_deleted_with_its_rule(receivers, ser
     receiver.wait_events(3)
     assert srv.terminate() == 0
 
-    entry_file = recordings_dir / f"{old}.json"
-    entry = json.loads(entry_file.read_text())
-    entry["created"] = iso(time.time() - 3 * 86400)
-    entry_file.write_text(json.dumps(entry, indent=2, sort_keys=True))
+    created = CatalogFile(recordings_dir).set_created(old, time.time() - 3 * 86400)
     srv = server(webhook_url=receiver.url, keep_days=2, **folders)
     deleted, delivery = receiver.wait_event("recording.deleted", old, timeout=30)
     assert check_body(delivery, "recording.deleted") == deleted
     assert deleted["rule"] == "age", deleted
-    assert deleted["created"] == entry["created"]
+    assert deleted["created"] == created
     assert srv.terminate() == 0
 
     # Two left; room for the newest only: the older goes by size.

@@ -38,7 +38,8 @@ enum CatalogSchema {
                 """,
                 // The list's order, newest first, paged by (created, id).
                 "CREATE INDEX recordings_newest ON recordings (created_ms, id)",
-                "CREATE INDEX recordings_by_state ON recordings (state, created_ms)",
+                // Pending uploads, and stored recordings oldest first (retention).
+                "CREATE INDEX recordings_by_state ON recordings (state, created_ms, id)",
                 "CREATE TABLE thumbnails (id TEXT PRIMARY KEY, jpeg \(blob) NOT NULL)",
             ]
         },

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresKit
 import PostgresNIO
+import Synchronization
 
 /// The catalog in PostgreSQL (`--database-url postgres://…`), which every
 /// instance of a cluster shares. A pool of connections (PostgresNIO's
@@ -12,6 +13,8 @@ final class PostgresCatalogDatabase: CatalogDatabase {
     private let client: PostgresClient
     private let running: Task<Void, Never>
     private let logger: Logger
+    /// Until when PostgreSQL is taken as away, and what was said of it.
+    private let away = Mutex<(until: ContinuousClock.Instant, error: CatalogDatabaseError)?>(nil)
 
     init(url: String, logger: Logger) throws {
         let configuration: SQLPostgresConfiguration
@@ -35,13 +38,17 @@ final class PostgresCatalogDatabase: CatalogDatabase {
         var clientConfiguration = PostgresClient.Configuration(
             host: host, port: port, username: core.username, password: core.password, database: core.database, tls: tls)
         clientConfiguration.options.connectTimeout = .seconds(5)
-        client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+        // The pool's own log says each failed connection attempt in PostgresNIO's debug text: the
+        // catalog's errors say it in one line instead (503 answers, "cannot save" lines).
+        var poolLogger = logger
+        poolLogger.logLevel = .critical
+        client = PostgresClient(configuration: clientConfiguration, backgroundLogger: poolLogger)
         running = Task { [client] in await client.run() }
         self.logger = logger
     }
 
     func withSQL<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await uncancelled { [client] in
+        try await bounded { [client] in
             try await client.withConnection { connection in
                 try await body(connection.sql(queryLogLevel: nil))
             }
@@ -49,7 +56,7 @@ final class PostgresCatalogDatabase: CatalogDatabase {
     }
 
     func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await uncancelled { [client] in try await client.withConnection { connection in
+        try await bounded { [client] in try await client.withConnection { connection in
             let sql = connection.sql(queryLogLevel: nil)
             try await sql.raw("BEGIN").run()
             do {
@@ -63,6 +70,43 @@ final class PostgresCatalogDatabase: CatalogDatabase {
         } }
     }
 
+    /// Runs `body` to its end even when its caller is cancelled, but waits at most `answerSeconds`:
+    /// the pool waits for a connection as long as PostgreSQL is away, and a request must not. Once
+    /// PostgreSQL has not answered, what asks in the next `awaySeconds` is told so at once.
+    private func bounded<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        if let away = away.withLock({ $0 }), away.until > .now { throw away.error }
+        do {
+            let value = try await uncancelled {
+                try await withThrowingTaskGroup(of: T?.self) { group in
+                    group.addTask { try await body() }
+                    group.addTask {
+                        try await Task.sleep(for: .seconds(Self.answerSeconds))
+                        return nil
+                    }
+                    defer { group.cancelAll() }
+                    guard let first = try await group.next(), let value = first else { throw NoAnswer() }
+                    return value
+                }
+            }
+            away.withLock { $0 = nil }
+            return value
+        } catch {
+            // No answer, or no connection (not a statement PostgreSQL refused): it is away.
+            if error is NoAnswer || (error as? PSQLError).map({ $0.serverInfo == nil && $0.underlying != nil }) == true {
+                let said = error is NoAnswer
+                    ? CatalogDatabaseError(location: location, reason:
+                        "no answer within \(Self.answerSeconds) s; is PostgreSQL running and reachable from here?")
+                    : CatalogDatabaseError(location: location, error)
+                away.withLock { $0 = (ContinuousClock.now + .seconds(Self.awaySeconds), said) }
+                throw said
+            }
+            throw error
+        }
+    }
+
+    static let awaySeconds = 5
+    static let answerSeconds = 10
+
     func close() async {
         running.cancel()
         await running.value
@@ -75,3 +119,5 @@ final class PostgresCatalogDatabase: CatalogDatabase {
         return parts.string ?? "the database URL"
     }
 }
+
+private struct NoAnswer: Error {}

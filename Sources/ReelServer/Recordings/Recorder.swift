@@ -356,7 +356,10 @@ actor Recorder {
     }
 
     /// Uploads again every pending recording whose time has come.
-    func retryPending(now: Date = Date()) async { await uploads.retryPending(now: now) }
+    func retryPending(now: Date = Date()) async {
+        await recordings.saveUnsaved()
+        await uploads.retryPending(now: now)
+    }
 
     /// Takes up what an earlier process left in the spool; run before the server takes requests.
     func recoverSpool() async {

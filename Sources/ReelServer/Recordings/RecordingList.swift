@@ -18,10 +18,14 @@ struct RecordingPage: Sendable {
 /// still to retry survive a restart and every instance sharing the database
 /// sees the same. A change is read, made and written in one transaction.
 ///
-/// A change the database cannot take (its disk full, PostgreSQL away) is kept
-/// in memory and answered from there, and written with the next change that
-/// goes through: a recording's state is never lost while the process runs,
-/// and what a crash meanwhile loses, the spool's recovery finds again.
+/// A recording is changed only by the process that records it until it is
+/// stored or failed, so this process keeps its own recordings' entries in memory
+/// too: they are changed without reading them back, and answered while the
+/// database is away. A change the database cannot take (its disk full,
+/// PostgreSQL away) is kept in memory and written with the next change that
+/// goes through or on the janitor's tick: a recording's state is never lost
+/// while the process runs, and what a crash meanwhile loses, the spool's
+/// recovery finds again.
 final class RecordingList: Sendable {
     let database: any CatalogDatabase
     private let logger: Logger
@@ -29,6 +33,8 @@ final class RecordingList: Sendable {
     private let outbox: WebhookOutbox?
     /// Changes not yet in the database: the entry, or nil for one forgotten.
     private let unsaved = Mutex<[String: RecordingEntry?]>([:])
+    /// This process's recordings not yet stored or failed, as it last made them.
+    private let own = Mutex<[String: RecordingEntry]>([:])
 
     init(database: any CatalogDatabase, outbox: WebhookOutbox? = nil, logger: Logger) {
         self.database = database
@@ -38,16 +44,13 @@ final class RecordingList: Sendable {
 
     func entry(_ id: String) async throws -> RecordingEntry? {
         if let kept = unsaved.withLock({ $0[id] }) { return kept }
+        if let mine = own.withLock({ $0[id] }) { return mine }
         return try await read { sql in try await Self.select(id, sql) }
     }
 
     /// A recording that has just started: first in the list.
     func add(_ entry: RecordingEntry) async {
-        await write(entry.id) { sql, note in
-            note(entry)
-            try await Self.save(entry, sql)
-            return entry
-        }
+        await store(entry.id, entry)
     }
 
     /// Changes an entry and saves it; false when there is none (deleted meanwhile): nothing is made.
@@ -61,40 +64,46 @@ final class RecordingList: Sendable {
         await self.change(id, createdIfNew: createdIfNew, change)
     }
 
-    /// The change itself, in one transaction. The webhook's event is kept before the entry is saved:
-    /// a crash in between sends it twice rather than never.
+    /// Removes a recording that left nothing worth listing, with its thumbnail.
+    func forget(_ id: String) async {
+        await store(id, nil)
+    }
+
+    /// The change itself. An entry known here (this process's own, or a change still waiting for the
+    /// database) is changed without reading it back; any other is read and written in one transaction.
     @discardableResult
     private func change(_ id: String, createdIfNew: Date?,
                         _ change: @escaping @Sendable (inout RecordingEntry) -> Void) async -> RecordingEntry? {
-        let kept = unsaved.withLock { $0[id] }
+        let kept = unsaved.withLock { $0[id] } ?? own.withLock { $0[id] }.map { .some($0) }
+        if let kept {
+            guard var entry = kept ?? createdIfNew.map({ RecordingEntry(id: id, created: $0, state: .pending) }) else {
+                return nil
+            }
+            change(&entry)
+            Self.announce(entry, before: kept, to: outbox)
+            return await store(id, entry)
+        }
         let outbox = outbox
-        return await write(id) { sql, note in
-            let before: RecordingEntry?
-            if let kept { before = kept } else { before = try await Self.select(id, sql, forUpdate: true) }
+        return await commit(id) { sql, note in
+            let before = try await Self.select(id, sql, forUpdate: true)
             guard var entry = before ?? createdIfNew.map({ RecordingEntry(id: id, created: $0, state: .pending) }) else {
                 return nil
             }
             change(&entry)
-            if entry.state != before?.state {
-                switch entry.state {
-                case .stored: outbox?.add(.stored, entry)
-                case .failed: outbox?.add(.failed, entry)
-                case .recording, .finishing, .pending: break
-                }
-            }
+            Self.announce(entry, before: before, to: outbox)
             note(entry)
             try await Self.save(entry, sql)
             return entry
         }
     }
 
-    /// Removes a recording that left nothing worth listing, with its thumbnail.
-    func forget(_ id: String) async {
-        await write(id) { sql, note in
-            note(nil)
-            try await sql.raw("DELETE FROM thumbnails WHERE id = \(bind: id)").run()
-            try await sql.raw("DELETE FROM recordings WHERE id = \(bind: id)").run()
-            return nil
+    /// The webhook's event, kept before the entry is saved: a crash in between sends it twice rather than never.
+    private static func announce(_ entry: RecordingEntry, before: RecordingEntry?, to outbox: WebhookOutbox?) {
+        guard entry.state != before?.state else { return }
+        switch entry.state {
+        case .stored: outbox?.add(.stored, entry)
+        case .failed: outbox?.add(.failed, entry)
+        case .recording, .finishing, .pending: break
         }
     }
 
@@ -135,6 +144,18 @@ final class RecordingList: Sendable {
         var byId = [String: RecordingEntry](found.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         for (id, entry) in overlay { byId[id] = entry.flatMap { states.contains($0.state) ? $0 : nil } }
         return byId.values.sorted { RecordingEntry.newerFirst($1, $0) }
+    }
+
+    /// Stored recordings, oldest first, after `after` (the last of the page before): retention's walk.
+    func storedOldestFirst(after: RecordingEntry?, limit: Int) async throws -> [RecordingEntry] {
+        try await read { sql in
+            var query: SQLQueryString = "SELECT \(unsafeRaw: Self.columns) FROM recordings WHERE state = 'stored' "
+            if let after {
+                query += "AND (created_ms, id) > (\(bind: Timestamp.milliseconds(after.created)), \(bind: after.id)) "
+            }
+            query += "ORDER BY created_ms, id LIMIT \(bind: limit)"
+            return try await sql.raw(query).all().map(Self.entry)
+        }
     }
 
     /// How many recordings are stored, and their bytes.
@@ -213,18 +234,31 @@ final class RecordingList: Sendable {
         }
     }
 
-    /// A change to one recording in a transaction. `body` notes what it is about to save (nil: the
-    /// entry goes); when the database refuses the change, that is kept in memory until a later change gets through.
+    /// Saves `entry` (nil: removes the recording and its thumbnail), known before the database is asked.
     @discardableResult
-    private func write(_ id: String,
-                       _ body: @escaping @Sendable (any SQLDatabase, _ note: @Sendable (RecordingEntry?) -> Void) async throws -> RecordingEntry?)
+    private func store(_ id: String, _ entry: RecordingEntry?) async -> RecordingEntry? {
+        await commit(id, known: .some(entry)) { sql, _ in
+            if let entry { try await Self.save(entry, sql) } else { try await Self.delete(id, sql) }
+            return entry
+        }
+    }
+
+    /// A change to one recording in a transaction. What it is about to save is `known` beforehand, or
+    /// noted by `body` (nil: the recording goes); when the database refuses the change, that is kept in
+    /// memory until a later change gets through.
+    @discardableResult
+    private func commit(_ id: String, known: RecordingEntry?? = nil,
+                        _ body: @escaping @Sendable (any SQLDatabase, _ note: @Sendable (RecordingEntry?) -> Void) async throws -> RecordingEntry?)
         async -> RecordingEntry? {
         await saveUnsaved(except: id)
         let planned = PlannedEntry()
+        let note: @Sendable (RecordingEntry?) -> Void = { entry in
+            planned.value.withLock { $0 = .some(entry) }
+            self.own.withLock { $0[id] = entry.flatMap { Self.isInProgress($0) ? $0 : nil } }
+        }
+        if let known { note(known) }
         do {
-            let entry = try await database.transaction { sql in
-                try await body(sql) { entry in planned.value.withLock { $0 = .some(entry) } }
-            }
+            let entry = try await database.transaction { sql in try await body(sql, note) }
             unsaved.withLock { $0[id] = nil }
             return entry
         } catch {
@@ -238,23 +272,24 @@ final class RecordingList: Sendable {
         }
     }
 
-    /// Writes what an earlier refusal left in memory.
-    private func saveUnsaved(except id: String) async {
+    /// Writes what an earlier refusal left in memory: at every change, and on the janitor's tick.
+    func saveUnsaved(except id: String? = nil) async {
         let waiting = unsaved.withLock { $0.filter { $0.key != id } }
         for (waitingId, entry) in waiting {
             do {
                 try await database.transaction { sql in
-                    if let entry {
-                        try await Self.save(entry, sql)
-                    } else {
-                        try await sql.raw("DELETE FROM recordings WHERE id = \(bind: waitingId)").run()
-                    }
+                    if let entry { try await Self.save(entry, sql) } else { try await Self.delete(waitingId, sql) }
                 }
                 unsaved.withLock { $0[waitingId] = nil }
             } catch {
                 return  // still refused: the next change tries again
             }
         }
+    }
+
+    /// Still this process's to change: not yet stored or failed.
+    private static func isInProgress(_ entry: RecordingEntry) -> Bool {
+        entry.state == .recording || entry.state == .finishing || entry.state == .pending
     }
 
     // MARK: - Rows
@@ -269,6 +304,11 @@ final class RecordingList: Sendable {
         let lock = forUpdate && sql.dialect.name == "postgresql" ? " FOR UPDATE" : ""
         return try await sql.raw("SELECT \(unsafeRaw: columns) FROM recordings WHERE id = \(bind: id)\(unsafeRaw: lock)")
             .first().map(entry)
+    }
+
+    private static func delete(_ id: String, _ sql: any SQLDatabase) async throws {
+        try await sql.raw("DELETE FROM thumbnails WHERE id = \(bind: id)").run()
+        try await sql.raw("DELETE FROM recordings WHERE id = \(bind: id)").run()
     }
 
     private static func save(_ entry: RecordingEntry, _ sql: any SQLDatabase) async throws {

@@ -56,41 +56,48 @@ struct Retention: Sendable {
         return deleted
     }
 
-    /// What the rules delete now, oldest first, each with the rule that deletes it.
+    /// What the rules delete now, oldest first, each with the rule that deletes it (at most `maxPerPass`).
+    /// Every rule takes from the oldest, so the walk stops at the first recording no rule wants: a pass
+    /// reads a page or so of the catalog, however many recordings it holds.
     func doomed(now: Date) async throws -> [(RecordingEntry, DeletionReason)] {
         guard !rules.isOff else { return [] }
-        var kept = try await recordings.entries(in: [.stored])
-        var doomed: [(RecordingEntry, DeletionReason)] = []
-        if let days = rules.keepDays {
-            let cutoff = now.addingTimeInterval(-days * 86400)
-            while let oldest = kept.first, oldest.created < cutoff {
-                doomed.append((kept.removeFirst(), .age))
-            }
-        }
-        if let limit = rules.keepBytes {
-            var total = kept.reduce(0) { $0 + $1.bytes }
-            while total > limit, let oldest = kept.first {
-                doomed.append((kept.removeFirst(), .size))
-                total -= oldest.bytes
-            }
-        }
+        var total = try await recordings.storedTotals().bytes
+        let cutoff = rules.keepDays.map { now.addingTimeInterval(-$0 * 86400) }
+        // The spool's disk short of space: what deleting the oldest must give back, if anything.
+        var shortfall = 0
         if let disk = sharedDisk {
             let wanted = disk.minimum.multipliedReportingOverflow(by: 2)
-            let shortfall = (wanted.overflow ? Int.max : wanted.partialValue) - disk.bytesFreeNow
-            if shortfall > 0 {
-                // Only when the oldest can cover it: space taken by something else is not ours to chase.
-                var needed: [RecordingEntry] = [], covered = 0
-                for entry in kept where covered < shortfall {
-                    needed.append(entry)
-                    covered += entry.bytes
+            shortfall = max(0, (wanted.overflow ? Int.max : wanted.partialValue) - disk.bytesFreeNow)
+        }
+        var doomed: [(RecordingEntry, DeletionReason)] = []
+        var warned = false
+        var last: RecordingEntry?
+        walk: while doomed.count < maxPerPass {
+            let page = try await recordings.storedOldestFirst(after: last, limit: 500)
+            for entry in page {
+                let reason: DeletionReason
+                if let cutoff, entry.created < cutoff {
+                    reason = .age
+                } else if let limit = rules.keepBytes, total > limit {
+                    reason = .size
+                } else if shortfall > 0, total >= shortfall {
+                    reason = .disk
+                } else {
+                    // Space taken by something else is not ours to chase.
+                    if shortfall > 0, total < shortfall, !warned {
+                        warned = true
+                        logger.warning("the spool's disk is short of space that deleting stored recordings would not give back",
+                                       metadata: ["shortfall.bytes": "\(shortfall)", "stored.bytes": "\(total)"])
+                    }
+                    break walk
                 }
-                if covered >= shortfall {
-                    doomed += needed.map { ($0, .disk) }
-                } else if !kept.isEmpty {
-                    logger.warning("the spool's disk is short of space that deleting stored recordings would not give back", metadata: [
-                        "shortfall.bytes": "\(shortfall)", "stored.bytes": "\(covered)"])
-                }
+                doomed.append((entry, reason))
+                total -= entry.bytes
+                if reason == .disk { shortfall -= entry.bytes }
+                if doomed.count == maxPerPass { break walk }
             }
+            guard page.count == 500 else { break }
+            last = page.last
         }
         return doomed
     }
