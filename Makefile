@@ -1,6 +1,7 @@
 # make run   — install what is missing, build, start the server on port 3001 (local disk storage)
 # make test  — install what is missing, build, run every test (Swift, then live tests in Python, then V4L2 in a VM)
 # make fuzz  — libFuzzer on the frame decoder, multipart reader, spool walker and camera JPEG check (FUZZ_SECONDS each, default 60)
+# make bench-catalog — the list, a status, a recording's entry with 100,000 recordings, on SQLite and on PostgreSQL
 # make bench — transcode benchmark against ffmpeg on 600 generated 720p frames
 # make screenshot — the README's picture of the web page, from the browser test
 # make static, then make install — reel with Swift's runtime inside it (runs without Swift) and its systemd units,
@@ -14,7 +15,7 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 # Where `make test` installs, to test the installed binary alone.
 TEST_INSTALL = $(CURDIR)/.build/install-test
 
-.PHONY: setup build release static install run transcode test fuzz bench bench-ingest bench-cameras bench-live bench-page screenshot fixtures clean
+.PHONY: setup build release static install run transcode test fuzz bench bench-ingest bench-cameras bench-live bench-catalog bench-page screenshot fixtures clean
 
 setup:
 	scripts/setup.sh
@@ -72,6 +73,9 @@ bench-cameras: release
 
 bench-live: release
 	python3 scripts/bench_live.py --reel .build/release/reel
+
+bench-catalog: release
+	python3 scripts/bench_catalog.py --reel .build/release/reel
 
 bench-page: release
 	python3 scripts/bench_page.py

@@ -184,7 +184,10 @@ def main():
             ingest.log(f"\n{kind}: {args.entries} entries written in {seconds:.1f} s ({where}, indexes included)")
             server.start()
             measure(server, args.entries, args.quick)
-            server.check(kind)
+            # The empty recordings are said as warnings ("ended without frames"): only what else was said counts.
+            for text in server.log_text().splitlines():
+                if (" warning " in text or " error " in text) and "ended without frames" not in text:
+                    ingest.problem(f"{kind}: server log: {text.strip()}")
             server.stop()
     finally:
         postgres.stop()

@@ -34,6 +34,9 @@ struct Serve: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "The catalog of recordings in PostgreSQL, e.g. postgres://reel:secret@db.example.com/reel, shared by every instance (REEL_DATABASE_URL). Default: SQLite in <recordings-dir>/catalog.sqlite.")
     var databaseURL: String?
 
+    @Option(parsing: .unconditional, help: "This server's name among those sharing a catalog: it recovers only its own recordings after a crash (REEL_INSTANCE_ID). Default: the host name.")
+    var instanceID: String?
+
     @Option(parsing: .unconditional, help: "Bearer token (or ?token=) every route requires but /healthz, /readyz and the page itself (REEL_TOKEN). Default: none.")
     var token: String?
 
@@ -123,7 +126,7 @@ struct Serve: AsyncParsableCommand {
 
     private var flags: [Setting: String?] {
         storage.flags.merging([
-            .host: host, .port: port, .publicURL: publicURL, .spoolDirectory: spoolDir, .recordingsDirectory: recordingsDir, .databaseURL: databaseURL,
+            .host: host, .port: port, .publicURL: publicURL, .spoolDirectory: spoolDir, .recordingsDirectory: recordingsDir, .databaseURL: databaseURL, .instanceID: instanceID,
             .token: token, .maxFrameBytes: maxFrameBytes, .maxFrameSize: maxFrameSize, .maxFrames: maxFrames,
             .maxSeconds: maxSeconds, .maxRecordings: maxRecordings, .idleSeconds: idleSeconds, .fps: fps, .size: size,
             .preset: preset, .presetMax: presetMax, .presetMin: presetMin, .encoderCores: encoderCores, .crf: crf, .threads: threads, .fit: fit, .timing: timing, .range: range,

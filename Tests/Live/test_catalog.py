@@ -122,7 +122,7 @@ def test_migrations_run_once_on_an_empty_database_and_a_newer_schema_is_refused_
     database = url.rsplit("/", 1)[1].split("?")[0]
     srv = server(database_url=url)
     assert "catalog schema migrated" in srv.log()
-    assert postgres.sql("SELECT version FROM reel_migrations", database).split() == ["1"]
+    assert postgres.sql("SELECT version FROM reel_migrations ORDER BY version", database).split() == ["1", "2"]
     assert postgres.sql("SELECT count(*) FROM recordings", database).strip() == "0"
     assert srv.terminate() == 0
     again = server(database_url=url)
@@ -133,7 +133,7 @@ def test_migrations_run_once_on_an_empty_database_and_a_newer_schema_is_refused_
     result = serve_once(tmp_path / "newer", "--database-url", url)
     assert result.returncode == 1
     assert (f"catalog database 127.0.0.1:{postgres.port}/{database}: its schema is version 7, newer than this reel "
-            "knows (1); run a newer reel") in result.stderr, result.stderr
+            "knows (2); run a newer reel") in result.stderr, result.stderr
 
 
 def write_old_catalog(folder: Path) -> dict[str, dict]:
@@ -225,3 +225,21 @@ def test_postgres_going_away_answers_503_and_loses_no_recording(server, tmp_path
         assert listed(again)["recordings"][0]["state"] == "stored"
     finally:
         own.stop()
+
+
+def test_a_server_starting_on_a_shared_catalog_leaves_another_servers_recordings_alone(postgres, server):
+    """Each server takes up only its own crash's leftovers (`--instance-id`), and retries only the
+    uploads whose video is on its own disk."""
+    url = postgres.new_database()
+    a = server(database_url=url, instance_id="cams-a")
+    rid = record(a, 10)
+    b = server(database_url=url, instance_id="cams-b")
+    assert recording_status(b, rid)["state"] == "recording"
+    assert b.kill() != 0
+    b = server(database_url=url, instance_id="cams-b")
+    assert recording_status(b, rid)["state"] == "recording"
+    for i in range(10, 20):
+        assert upload_ok(a, FRAMES[i % 3], rid, raw=True) == i + 1
+    assert finish_ok(a, rid)["frames"] == 20
+    assert recording_status(b, rid)["state"] == "stored"
+    assert rid not in b.log(), b.log()

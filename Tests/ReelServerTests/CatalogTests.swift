@@ -44,8 +44,8 @@ import Testing
         local.location = .servedLocally(path: "videos/video-b.mp4")
         do {
             let list = try await openList()
-            await list.add(remote)
-            await list.add(local)
+            try await list.add(remote)
+            try await list.add(local)
             #expect(try await list.entry("a") == remote)
             await list.database.close()
         }
@@ -62,7 +62,7 @@ import Testing
         let list = try await openList()
         // Four recordings per millisecond: the cursor must break ties the way the order does.
         let entries = (0..<103).map { sample(String(format: "id-%03d", ($0 * 37) % 103), createdMs: 1_700_000_000_000 + Int64($0 / 4)) }
-        for entry in entries { await list.add(entry) }
+        for entry in entries { try await list.add(entry) }
         var seen: [String] = [], cursor: String?
         repeat {
             let page = try await list.page(limit: 10, before: cursor)
@@ -94,6 +94,41 @@ import Testing
             #expect(error.description == "catalog database \(path): its schema is version 99, newer than this reel knows (\(CatalogSchema.latestVersion)); run a newer reel")
         }
         await database.close()
+    }
+
+    @Test func aCatalogOfThePreviousSchemaIsMigratedWithItsEntries() async throws {
+        let database = try await SQLiteCatalogDatabase(path: path, logger: logger)
+        try await CatalogSchema.migrate(database, to: 1, logger: logger)
+        try await database.withSQL { sql in
+            try await sql.raw("""
+                INSERT INTO recordings (id, created_ms, state, frames, duration, bytes, name, has_thumbnail)
+                VALUES ('before', 1700000000123, 'stored', 54, 2.0, 5000, 'video-1.mp4', TRUE)
+                """).run()
+        }
+        #expect(try await CatalogSchema.migrate(database, logger: logger) == 1)
+        let list = RecordingList(database: database, logger: logger)
+        let entry = try #require(try await list.entry("before"))
+        #expect(entry.state == .stored && entry.frames == 54 && entry.hasThumbnail && entry.instance == nil)
+        #expect(entry.created == Timestamp.date(milliseconds: 1_700_000_000_123))
+        var changed = entry
+        changed.instance = "cams-2"
+        try await list.add(sample("after", createdMs: 1_700_000_001_000))
+        #expect(try await list.entry("after")?.instance == nil)
+        await list.update("before") { $0.instance = "cams-2" }
+        #expect(try await list.entry("before") == changed)
+        await database.close()
+    }
+
+    @Test func anIdIsAddedOnceAndASecondAddIsRefused() async throws {
+        let list = try await openList()
+        try await list.add(sample("taken", createdMs: 1_000))
+        do {
+            try await list.add(sample("taken", createdMs: 2_000))
+            Issue.record("a second add of the same id was taken")
+        } catch RecordingError.idTaken(let id) {
+            #expect(id == "taken")
+        }
+        #expect(try await list.entry("taken")?.created == Timestamp.date(milliseconds: 1_000), "the first stays")
     }
 
     @Test func anOlderVersionsEntriesAreImportedOnceAndKeptAsABackup() async throws {
@@ -141,7 +176,7 @@ import Testing
 
     @Test func aChangeTheDatabaseRefusesIsKeptInMemoryAndSavedWithTheNext() async throws {
         let list = try await openList()
-        await list.add(sample("first", createdMs: 1_000))
+        try await list.add(sample("first", createdMs: 1_000))
         // The file may not grow: as on a full disk, SQLite answers SQLITE_FULL to what needs a new page.
         try await list.database.withSQL { sql in try await sql.raw("PRAGMA max_page_count = 1").run() }
         let long = String(repeating: "x", count: 64 * 1024)
@@ -156,7 +191,7 @@ import Testing
             await other.database.close()
         }
         try await list.database.withSQL { sql in try await sql.raw("PRAGMA max_page_count = 1073741823").run() }
-        await list.add(sample("second", createdMs: 2_000))
+        try await list.add(sample("second", createdMs: 2_000))
         let other = try await openList()
         #expect(try await other.entry("first")?.lastError == long, "saved with the next change")
         #expect(try await other.entry("second") != nil)

@@ -36,7 +36,7 @@ import Testing
             entry.location = .servedLocally(path: "videos/video-\(id).mp4")
             try Data(count: bytes).write(to: URL(fileURLWithPath: scratch.file("videos/video-\(id).mp4")))
         }
-        await list.add(entry)
+        try await list.add(entry)
         return entry
     }
 

@@ -28,6 +28,20 @@ func uncancelled<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) 
     try await Task { try await body() }.value
 }
 
+/// `body` between `begin` and COMMIT on one connection; rolled back when it throws.
+func inTransaction<T>(_ sql: any SQLDatabase, begin: SQLQueryString,
+                      _ body: (any SQLDatabase) async throws -> T) async throws -> T {
+    try await sql.raw(begin).run()
+    do {
+        let result = try await body(sql)
+        try await sql.raw("COMMIT").run()
+        return result
+    } catch {
+        try? await sql.raw("ROLLBACK").run()
+        throw error
+    }
+}
+
 enum CatalogDatabaseKind: String, Sendable {
     case sqlite
     case postgres
@@ -60,7 +74,16 @@ extension CatalogDatabaseError {
                 return message + (error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
             }
             if let underlying = error.underlying { return describeUnderlying(underlying) }
-            return "\(error.code)"
+            return switch error.code {
+            case .serverClosedConnection: "PostgreSQL closed the connection"
+            case .sslUnsupported: "PostgreSQL does not offer TLS, which the URL's sslmode asks for"
+            case .poolClosed, .clientClosedConnection: "the connection is closed: the server is stopping"
+            case .queryCancelled: "the statement was cancelled"
+            case .tooManyParameters: "too many values in one statement"
+            case .authMechanismRequiresPassword: "PostgreSQL asks for a password, which the URL does not give"
+            case .unsupportedAuthMechanism, .saslError: "PostgreSQL asks for a way of signing in this reel does not speak"
+            default: "PostgreSQL's answer could not be understood (\(error.code))"
+            }
         default:
             return describeUnderlying(error)
         }

@@ -43,13 +43,18 @@ enum CatalogSchema {
                 "CREATE TABLE thumbnails (id TEXT PRIMARY KEY, jpeg \(blob) NOT NULL)",
             ]
         },
+        // Which server records a recording (`--instance-id`): with a catalog shared by several, each
+        // takes up only what its own crash left.
+        Migration(version: 2) { _ in
+            ["ALTER TABLE recordings ADD COLUMN instance TEXT"]
+        },
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }
 
-    /// Brings the database to the latest schema; returns the version it had.
+    /// Brings the database to the latest schema (or to `target`); returns the version it had.
     @discardableResult
-    static func migrate(_ database: any CatalogDatabase, logger: Logger) async throws -> Int {
+    static func migrate(_ database: any CatalogDatabase, to target: Int = latestVersion, logger: Logger) async throws -> Int {
         let kind = database.kind
         let location = database.location
         do {
@@ -67,7 +72,7 @@ enum CatalogSchema {
                     throw CatalogDatabaseError(location: location, reason:
                         "its schema is version \(found), newer than this reel knows (\(latestVersion)); run a newer reel")
                 }
-                for migration in migrations where migration.version > found {
+                for migration in migrations where migration.version > found && migration.version <= target {
                     for statement in migration.statements(kind) {
                         try await sql.raw(SQLQueryString(statement)).run()
                     }

@@ -56,18 +56,11 @@ final class PostgresCatalogDatabase: CatalogDatabase {
     }
 
     func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await bounded { [client] in try await client.withConnection { connection in
-            let sql = connection.sql(queryLogLevel: nil)
-            try await sql.raw("BEGIN").run()
-            do {
-                let result = try await body(sql)
-                try await sql.raw("COMMIT").run()
-                return result
-            } catch {
-                try? await sql.raw("ROLLBACK").run()
-                throw error
+        try await bounded { [client] in
+            try await client.withConnection { connection in
+                try await inTransaction(connection.sql(queryLogLevel: nil), begin: "BEGIN", body)
             }
-        } }
+        }
     }
 
     /// Runs `body` to its end even when its caller is cancelled, but waits at most `answerSeconds`:
@@ -76,18 +69,7 @@ final class PostgresCatalogDatabase: CatalogDatabase {
     private func bounded<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         if let away = away.withLock({ $0 }), away.until > .now { throw away.error }
         do {
-            let value = try await uncancelled {
-                try await withThrowingTaskGroup(of: T?.self) { group in
-                    group.addTask { try await body() }
-                    group.addTask {
-                        try await Task.sleep(for: .seconds(Self.answerSeconds))
-                        return nil
-                    }
-                    defer { group.cancelAll() }
-                    guard let first = try await group.next(), let value = first else { throw NoAnswer() }
-                    return value
-                }
-            }
+            let value = try await Self.answerWithin(.seconds(Self.answerSeconds), body)
             away.withLock { $0 = nil }
             return value
         } catch {
@@ -105,11 +87,36 @@ final class PostgresCatalogDatabase: CatalogDatabase {
     }
 
     static let awaySeconds = 5
+
+    /// `body`'s result, or `NoAnswer` once `limit` has passed. The caller is not kept waiting past it
+    /// (a statement PostgresNIO is waiting on cannot be cancelled: it is left to end on its own).
+    private static func answerWithin<T: Sendable>(_ limit: Duration,
+                                                  _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let answer = OnceAnswer<T>()
+        return try await withCheckedThrowingContinuation { continuation in
+            answer.waiting(continuation)
+            let timer = Task {
+                try await Task.sleep(for: limit)
+                answer.give(.failure(NoAnswer()))
+            }
+            Task {
+                let result: Result<T, any Error>
+                do { result = .success(try await body()) } catch { result = .failure(error) }
+                answer.give(result)
+                timer.cancel()
+            }
+        }
+    }
     static let answerSeconds = 10
 
     func close() async {
         running.cancel()
         await running.value
+    }
+
+    deinit {
+        // Dropped without close (a start that failed after opening it): the pool stops all the same.
+        running.cancel()
     }
 
     /// The URL without its password, for messages.
@@ -121,3 +128,18 @@ final class PostgresCatalogDatabase: CatalogDatabase {
 }
 
 private struct NoAnswer: Error {}
+
+/// A continuation resumed by whichever comes first, the answer or the timer.
+private final class OnceAnswer<T: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
+
+    func waiting(_ waiting: CheckedContinuation<T, any Error>) { continuation.withLock { $0 = waiting } }
+
+    func give(_ result: Result<T, any Error>) {
+        continuation.withLock { waiting in
+            let first = waiting
+            waiting = nil
+            return first
+        }?.resume(with: result)
+    }
+}

@@ -35,6 +35,8 @@ struct RecordingEntry: Codable, Sendable, Equatable {
     var hasThumbnail = false
     /// The x264 preset it was encoded with; nil for recordings older than the field.
     var preset: String?
+    /// The server (`--instance-id`) that records it and holds its spool; nil for recordings older than the field.
+    var instance: String?
 
     /// Newest first; the id breaks ties so pages never overlap.
     static func newerFirst(_ left: RecordingEntry, _ right: RecordingEntry) -> Bool {

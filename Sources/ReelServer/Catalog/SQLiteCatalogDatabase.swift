@@ -42,18 +42,8 @@ final class SQLiteCatalogDatabase: CatalogDatabase {
 
     func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         let sql = sql
-        return try await uncancelled { try await self.gate.run {
-            // IMMEDIATE: the write lock is taken now, not at the first write, so two processes never deadlock.
-            try await sql.raw("BEGIN IMMEDIATE").run()
-            do {
-                let result = try await body(sql)
-                try await sql.raw("COMMIT").run()
-                return result
-            } catch {
-                try? await sql.raw("ROLLBACK").run()
-                throw error
-            }
-        } }
+        // IMMEDIATE: the write lock is taken now, not at the first write, so two processes never deadlock.
+        return try await uncancelled { try await self.gate.run { try await inTransaction(sql, begin: "BEGIN IMMEDIATE", body) } }
     }
 
     func close() async {

@@ -72,11 +72,7 @@ actor Recorder {
     /// Starts a recording; `timing` (constant or arrival) overrides the server's for this one.
     /// `id`: the client's choice (a lowercased UUID), so a load balancer can route its first request; else one is made.
     func create(id requested: String? = nil, timing: EncoderSettings.Timing? = nil) async throws -> RecordingSession {
-        if let requested {
-            let listed = try await recordings.entry(requested) != nil
-            // Looked at after the catalog answered: a request for the same id may have started it meanwhile.
-            if listed || active[requested] != nil { throw RecordingError.idTaken(id: requested) }
-        }
+        if let requested, active[requested] != nil { throw RecordingError.idTaken(id: requested) }
         guard active.count < settings.limits.maxRecordings else {
             metrics.recordingsRefused(.maxRecordings).increment()
             throw RecordingError.tooMany(active: active.count)
@@ -92,16 +88,27 @@ actor Recorder {
             logger.warning("recording refused: \(error)")
             throw error
         }
+        // The entry first, by an insert that only one server can make for an id: a client's id asked
+        // for twice, here or on another server sharing the catalog, is 409 for all but the first.
+        var entry = RecordingEntry(id: id, created: Timestamp.date(milliseconds: Timestamp.milliseconds(Date())), state: .recording)
+        entry.preset = preset
+        entry.instance = settings.instanceID
+        do { try await recordings.add(entry) } catch {
+            capacity.release(id)
+            throw error
+        }
         let session: RecordingSession
         do {
             session = try RecordingSession(id: id, spool: layout.spool(id), settings: settings, freeSpace: freeSpace, timing: timing,
                                            preset: preset, observer: metrics.encoderObserver, now: now)
         } catch MediaError.diskFull(let path) {
             capacity.release(id)
+            await recordings.forget(id)
             freeSpace.invalidate()
             throw RecordingError.noSpaceToStart(path: path)
         } catch {
             capacity.release(id)
+            await recordings.forget(id)
             throw RecordingError.cannotStart(reason: "\(describe(error))")
         }
         do {
@@ -111,11 +118,6 @@ actor Recorder {
         }
         active[id] = session
         order.append(id)
-        // The time as saved (whole milliseconds): the entry read back after a restart is the same.
-        let created = Timestamp.date(milliseconds: Timestamp.milliseconds(session.createdAt))
-        var entry = RecordingEntry(id: id, created: created, state: .recording)
-        entry.preset = preset
-        await recordings.add(entry)
         metrics.recordingsActive.set(active.count)
         metrics.recordingsStarted(preset)?.increment()
         logger.info("recording started", metadata: [
@@ -363,11 +365,12 @@ actor Recorder {
 
     /// Takes up what an earlier process left in the spool; run before the server takes requests.
     func recoverSpool() async {
-        await SpoolRecovery(list: recordings, layout: layout, uploads: uploads, namer: namer, metrics: metrics, logger: logger).run()
+        await SpoolRecovery(list: recordings, layout: layout, uploads: uploads, namer: namer, metrics: metrics,
+                            instance: settings.instanceID, logger: logger).run()
     }
 
     /// Closes the catalog's database: the last thing a stopping server does.
     func closeCatalog() async {
-        await recordings.database.close()
+        await recordings.close()
     }
 }

@@ -35,6 +35,9 @@ final class RecordingList: Sendable {
     private let unsaved = Mutex<[String: RecordingEntry?]>([:])
     /// This process's recordings not yet stored or failed, as it last made them.
     private let own = Mutex<[String: RecordingEntry]>([:])
+    /// Changes one at a time: a change read from memory, or a kept change written late, never lands
+    /// over a newer one.
+    private let writes = AsyncGate()
 
     init(database: any CatalogDatabase, outbox: WebhookOutbox? = nil, logger: Logger) {
         self.database = database
@@ -48,9 +51,43 @@ final class RecordingList: Sendable {
         return try await read { sql in try await Self.select(id, sql) }
     }
 
-    /// A recording that has just started: first in the list.
-    func add(_ entry: RecordingEntry) async {
-        await store(entry.id, entry)
+    /// A recording that has just started: first in the list. Only one add of an id succeeds, across
+    /// every server sharing the catalog: the others are `idTaken`.
+    func add(_ entry: RecordingEntry) async throws {
+        try await writes.run {
+            await saveUnsaved(except: entry.id)
+            let inserted: Bool
+            do {
+                inserted = try await database.transaction { sql in
+                    // The id is claimed first: on a conflict nothing is written.
+                    guard try await sql.raw("""
+                        INSERT INTO recordings (id, created_ms, state) VALUES
+                            (\(bind: entry.id), \(bind: Timestamp.milliseconds(entry.created)), \(bind: entry.state.rawValue))
+                        ON CONFLICT (id) DO NOTHING RETURNING id
+                        """).first() != nil else { return false }
+                    try await Self.save(entry, sql)
+                    return true
+                }
+            } catch {
+                throw CatalogDatabaseError(location: database.location, error)
+            }
+            guard inserted else { throw RecordingError.idTaken(id: entry.id) }
+            own.withLock { $0[entry.id] = entry }
+        }
+    }
+
+    /// Whether the entry's last change is in the database (not only kept in memory).
+    func isSaved(_ id: String) -> Bool { unsaved.withLock { $0[id] == nil } }
+
+    /// Saves what is kept in memory, then closes the database; what could not be saved is named.
+    func close() async {
+        await saveUnsaved()
+        let lost = unsaved.withLock { $0.keys.sorted() }
+        if !lost.isEmpty {
+            logger.error("changes to recordings could not be saved before stopping; the next start recovers what their spool holds",
+                         metadata: ["recording.ids": "\(lost.joined(separator: ","))", "database": "\(database.location)"])
+        }
+        await database.close()
     }
 
     /// Changes an entry and saves it; false when there is none (deleted meanwhile): nothing is made.
@@ -66,7 +103,7 @@ final class RecordingList: Sendable {
 
     /// Removes a recording that left nothing worth listing, with its thumbnail.
     func forget(_ id: String) async {
-        await store(id, nil)
+        await writes.run { await store(id, nil) }
     }
 
     /// The change itself. An entry known here (this process's own, or a change still waiting for the
@@ -74,6 +111,11 @@ final class RecordingList: Sendable {
     @discardableResult
     private func change(_ id: String, createdIfNew: Date?,
                         _ change: @escaping @Sendable (inout RecordingEntry) -> Void) async -> RecordingEntry? {
+        await writes.run { await changeHoldingTheGate(id, createdIfNew: createdIfNew, change) }
+    }
+
+    private func changeHoldingTheGate(_ id: String, createdIfNew: Date?,
+                                      _ change: @escaping @Sendable (inout RecordingEntry) -> Void) async -> RecordingEntry? {
         let kept = unsaved.withLock { $0[id] } ?? own.withLock { $0[id] }.map { .some($0) }
         if let kept {
             guard var entry = kept ?? createdIfNew.map({ RecordingEntry(id: id, created: $0, state: .pending) }) else {
@@ -200,9 +242,17 @@ final class RecordingList: Sendable {
         }
     }
 
-    /// Adds entries (and thumbnails) from elsewhere in one transaction, skipping ids already listed;
-    /// returns how many were added.
+    /// Adds entries (and thumbnails) from elsewhere, skipping ids already listed, a transaction per
+    /// hundred; returns how many were added.
     func importEntries(_ entries: [(RecordingEntry, thumbnail: [UInt8]?)]) async throws -> Int {
+        var added = 0
+        for start in stride(from: 0, to: entries.count, by: 100) {
+            added += try await importBatch(Array(entries[start..<min(entries.count, start + 100)]))
+        }
+        return added
+    }
+
+    private func importBatch(_ entries: [(RecordingEntry, thumbnail: [UInt8]?)]) async throws -> Int {
         do {
             return try await database.transaction { sql in
                 var added = 0
@@ -272,15 +322,21 @@ final class RecordingList: Sendable {
         }
     }
 
-    /// Writes what an earlier refusal left in memory: at every change, and on the janitor's tick.
-    func saveUnsaved(except id: String? = nil) async {
+    /// Writes what an earlier refusal left in memory: on the janitor's tick (and at every change).
+    func saveUnsaved() async {
+        await writes.run { await saveUnsaved(except: nil) }
+    }
+
+    /// The same, the gate held.
+    private func saveUnsaved(except id: String?) async {
         let waiting = unsaved.withLock { $0.filter { $0.key != id } }
         for (waitingId, entry) in waiting {
             do {
                 try await database.transaction { sql in
                     if let entry { try await Self.save(entry, sql) } else { try await Self.delete(waitingId, sql) }
                 }
-                unsaved.withLock { $0[waitingId] = nil }
+                // Cleared only if no change came meanwhile.
+                unsaved.withLock { if $0[waitingId] == .some(entry) { $0[waitingId] = nil } }
             } catch {
                 return  // still refused: the next change tries again
             }
@@ -296,7 +352,7 @@ final class RecordingList: Sendable {
 
     private static let columns = """
         id, created_ms, state, frames, duration, bytes, name, location_kind, location, location_expires_ms, \
-        attempts, last_error, next_attempt_ms, has_thumbnail, preset
+        attempts, last_error, next_attempt_ms, has_thumbnail, preset, instance
         """
 
     private static func select(_ id: String, _ sql: any SQLDatabase, forUpdate: Bool = false) async throws -> RecordingEntry? {
@@ -323,23 +379,21 @@ final class RecordingList: Sendable {
                 \(bind: entry.frames), \(bind: entry.duration), \(bind: entry.bytes), \(bind: entry.name),
                 \(bind: locationKind), \(bind: location), \(bind: entry.locationExpires.map(Timestamp.milliseconds)),
                 \(bind: entry.attempts), \(bind: entry.lastError), \(bind: entry.nextAttempt.map(Timestamp.milliseconds)),
-                \(bind: entry.hasThumbnail), \(bind: entry.preset))
+                \(bind: entry.hasThumbnail), \(bind: entry.preset), \(bind: entry.instance))
             ON CONFLICT (id) DO UPDATE SET
                 created_ms = excluded.created_ms, state = excluded.state, frames = excluded.frames,
                 duration = excluded.duration, bytes = excluded.bytes, name = excluded.name,
                 location_kind = excluded.location_kind, location = excluded.location,
                 location_expires_ms = excluded.location_expires_ms, attempts = excluded.attempts,
                 last_error = excluded.last_error, next_attempt_ms = excluded.next_attempt_ms,
-                has_thumbnail = excluded.has_thumbnail, preset = excluded.preset
+                has_thumbnail = excluded.has_thumbnail, preset = excluded.preset, instance = excluded.instance
             """).run()
     }
 
     private static func entry(_ row: any SQLRow) throws -> RecordingEntry {
         let id = try row.decode(column: "id", as: String.self)
         let stateName = try row.decode(column: "state", as: String.self)
-        guard let state = RecordingEntry.State(rawValue: stateName) else {
-            throw CatalogDatabaseError(location: "recording \(id)", reason: "unknown state \(stateName)")
-        }
+        guard let state = RecordingEntry.State(rawValue: stateName) else { throw UnreadableEntry(id: id, state: stateName) }
         var entry = RecordingEntry(id: id, created: Timestamp.date(milliseconds: try row.decode(column: "created_ms", as: Int64.self)),
                                    state: state)
         entry.frames = try row.decode(column: "frames", as: Int.self)
@@ -358,6 +412,7 @@ final class RecordingList: Sendable {
         entry.nextAttempt = try row.decode(column: "next_attempt_ms", as: Int64?.self).map(Timestamp.date(milliseconds:))
         entry.hasThumbnail = try row.decode(column: "has_thumbnail", as: Bool.self)
         entry.preset = try row.decode(column: "preset", as: String?.self)
+        entry.instance = try row.decode(column: "instance", as: String?.self)
         return entry
     }
 }
@@ -365,4 +420,11 @@ final class RecordingList: Sendable {
 /// What a change was about to save, kept for when the database refuses it.
 private final class PlannedEntry: Sendable {
     let value = Mutex<RecordingEntry??>(nil)
+}
+
+/// A row the catalog cannot read as a recording (written by a newer or foreign program).
+private struct UnreadableEntry: Error, CustomStringConvertible {
+    var id: String
+    var state: String
+    var description: String { "recording \(id) has a state this reel does not know: \(state)" }
 }

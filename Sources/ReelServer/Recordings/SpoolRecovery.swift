@@ -13,6 +13,8 @@ struct SpoolRecovery {
     let uploads: UploadQueue
     let namer: VideoNamer
     let metrics: ServerMetrics
+    /// This server's `--instance-id`.
+    let instance: String
     let logger: Logger
 
     /// Takes up what an earlier process left: recordings in progress (fragmented
@@ -38,7 +40,8 @@ struct SpoolRecovery {
                 let diskFull = isDiskFull(error)
                 let name = diskFull ? namer.nextName() : nil, why = describe(error)
                 let nextAttempt = diskFull ? Date().addingTimeInterval(uploads.retryDelay(after: 1)) : nil
-                await list.upsert(id, createdIfNew: lastWritten) {
+                await list.upsert(id, createdIfNew: lastWritten) { [instance] in
+                    $0.instance = instance
                     // Without space it waits, spool and journal kept, for the next attempt.
                     $0.state = diskFull ? .pending : .failed
                     $0.name = $0.name ?? name
@@ -68,8 +71,9 @@ struct SpoolRecovery {
                 }
             }
         }
-        // Recordings that were in progress and left nothing behind had no frames.
-        for entry in (try? await list.entries(in: [.recording, .finishing])) ?? [] {
+        // This server's recordings that were in progress and left nothing behind had no frames. Another
+        // server's (sharing the catalog) are its own to take up.
+        for entry in (try? await list.entries(in: [.recording, .finishing])) ?? [] where entry.instance ?? instance == instance {
             await list.forget(entry.id)
         }
         await uploads.notePending()
@@ -84,7 +88,8 @@ struct SpoolRecovery {
             await list.saveThumbnail(id) { try VideoFrame.picture(inMP4: video, at: 1).jpegThumbnail() }
         }
         let name = name ?? namer.nextName(), now = Date()
-        await list.upsert(id, createdIfNew: created) {
+        await list.upsert(id, createdIfNew: created) { [instance] in
+            $0.instance = instance
             $0.hasThumbnail = hasThumbnail
             $0.state = .pending
             $0.name = $0.name ?? name

@@ -48,7 +48,11 @@ actor UploadQueue {
             return
         }
         metrics.uploadsPending.set(pending.count)
-        let due = pending.filter { ($0.nextAttempt ?? now) <= now && uploading[$0.id] == nil }
+        // Only those whose video (or spool) is on this server's disk: another's, sharing the catalog, are its own.
+        let due = pending.filter {
+            ($0.nextAttempt ?? now) <= now && uploading[$0.id] == nil
+                && (FileManager.default.fileExists(atPath: layout.pendingVideo($0.id)) || layout.hasSpool($0.id))
+        }
         for entry in due.sorted(by: { ($0.nextAttempt ?? now) < ($1.nextAttempt ?? now) }) {
             _ = await upload(entry.id)
         }
@@ -70,6 +74,8 @@ actor UploadQueue {
         guard let entry = listed, let name = entry.name else {
             return .failure(RecordingError.unknown(id: id))
         }
+        // Stored meanwhile (an attempt that began before this one ended): nothing to send.
+        guard entry.state == .pending else { return .failure(RecordingError.alreadyFinished(id: id)) }
         let attempts = entry.attempts + 1
         do {
             try await makePendingVideo(id)
@@ -84,8 +90,9 @@ actor UploadQueue {
                 $0.lastError = nil
                 $0.nextAttempt = nil
             }
-            // Only once the entry says "stored": a crash in between leaves a copy, never a loss.
-            try? FileManager.default.removeItem(atPath: layout.pendingVideo(id))
+            // Only once the catalog says "stored": a crash in between leaves a copy, never a loss (the next
+            // start finds the copy of a stored recording and removes it).
+            if list.isSaved(id) { try? FileManager.default.removeItem(atPath: layout.pendingVideo(id)) }
             unreachableSince = nil
             metrics.uploadsSucceeded.increment()
             metrics.bytesStored.increment(by: video.bytes)
@@ -100,7 +107,7 @@ actor UploadQueue {
             let nextAttempt = Date().addingTimeInterval(retryDelay(after: attempts))
             let why = describe(error)
             await list.update(id) {
-                $0.state = .pending
+                guard $0.state == .pending else { return }  // stored meanwhile: that stands
                 $0.attempts = attempts
                 $0.lastError = why
                 $0.nextAttempt = nextAttempt

@@ -23,6 +23,7 @@ extension ServerSettings {
             "spool": "\(spoolDirectory)",
             "recordings": "\(recordingsDirectory)",
             "catalog": "\(databaseURL.map(PostgresCatalogDatabase.redacted) ?? catalogFile)",
+            "instance": "\(instanceID)",
             "token": "\(token == nil ? "off" : "on")",
             "page": "served at /",
             "encoder": "\(encoder.size) \(encoder.fps) fps, x264 \(presetPolicy.description)\(encoderCoresSummary) crf \(encoder.crf), \(encoder.threads == 0 ? "auto" : "\(encoder.threads)") thread\(encoder.threads == 1 ? "" : "s"), \(encoder.timing.rawValue) timing, \(encoder.range.rawValue) range, \(fit.rawValue)",

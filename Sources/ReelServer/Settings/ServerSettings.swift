@@ -18,6 +18,8 @@ public struct ServerSettings: Sendable {
     public var recordingsDirectory = "data/recordings"
     /// The catalog in PostgreSQL (`postgres://user:password@host:port/database`) instead of the SQLite file.
     public var databaseURL: String?
+    /// This server among those sharing a catalog: the recordings it records are its own to recover.
+    public var instanceID = ServerSettings.hostName
     /// The catalog's SQLite file, when no `databaseURL` is given.
     public var catalogFile: String { recordingsDirectory + "/catalog.sqlite" }
     /// When set, every route but the CORS preflight and `/healthz` needs it as a bearer token.
@@ -91,6 +93,9 @@ extension ServerSettings {
         recordingsDirectory = read.text(.recordingsDirectory) ?? recordingsDirectory
         databaseURL = try read.value(.databaseURL, is: "a postgres:// URL, e.g. postgres://reel:secret@db.example.com:5432/reel",
                                      { text in text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") ? text : nil })
+        instanceID = try read.value(.instanceID, is: "1 to 64 letters, digits, dots, dashes or underscores, e.g. cams-2",
+                                    { text in text.count <= 64 && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) } ? text : nil })
+            ?? instanceID
         token = read.text(.token)
         limits.maxFrameBytes = try read.value(.maxFrameBytes, is: "a size above 0 and at most 1G, e.g. 8M or 8388608",
                                               ByteCount.parse, valid: { (1...(1 << 30)).contains($0) }) ?? limits.maxFrameBytes
@@ -200,5 +205,13 @@ extension StringProtocol {
         var text = self[...]
         while text.hasSuffix(suffix) { text = text.dropLast(suffix.count) }
         return text
+    }
+}
+
+extension ServerSettings {
+    /// The machine's name, the default `--instance-id`.
+    static var hostName: String {
+        let name = ProcessInfo.processInfo.hostName
+        return name.isEmpty ? "reel" : String(name.prefix(64))
     }
 }

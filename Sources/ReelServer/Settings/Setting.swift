@@ -11,6 +11,7 @@ public enum Setting: String, CaseIterable, Sendable {
     case spoolDirectory = "reel.spool.dir"
     case recordingsDirectory = "reel.recordings.dir"
     case databaseURL = "reel.database.url"
+    case instanceID = "reel.instance.id"
     case token = "reel.token"
     case maxFrameBytes = "reel.max.frame.bytes"
     case maxFrameSize = "reel.max.frame.size"
