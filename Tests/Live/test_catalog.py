@@ -19,8 +19,8 @@ import pytest
 import requests
 
 from catalog import CatalogFile
-from conftest import (FRAMES, HTTP_TIMEOUT, REEL_BIN, STARTUP_TIMEOUT, assert_error, ffprobe, finish_ok, poll,
-                      record, recording_status, stored_path, upload_ok, wait_stored)
+from conftest import (FRAMES, HTTP_TIMEOUT, REEL_BIN, STARTUP_TIMEOUT, assert_error, ffprobe, finish, finish_ok, poll,
+                      record, recording_status, stored_path, upload, upload_ok, wait_stored)
 from postgres import PostgresServer
 
 pytestmark = pytest.mark.timeout(240)
@@ -235,6 +235,12 @@ def test_a_server_starting_on_a_shared_catalog_leaves_another_servers_recordings
     rid = record(a, 10)
     b = server(database_url=url, instance_id="cams-b")
     assert recording_status(b, rid)["state"] == "recording"
+    # Its frames, finish and live view reaching the other server are refused, naming the one that records it.
+    for answer in (upload(b, FRAMES[0], rid, raw=True), finish(b, rid),
+                   requests.get(b.url(f"/video/recordings/{rid}/live.m3u8"), timeout=HTTP_TIMEOUT)):
+        body = assert_error(answer, 421)
+        assert body["message"] == (f"recording {rid} is recorded by the server cams-a, not by this one (cams-b); send its "
+                                   "requests there (a load balancer hashing on the id does)"), body
     assert b.kill() != 0
     b = server(database_url=url, instance_id="cams-b")
     assert recording_status(b, rid)["state"] == "recording"

@@ -41,6 +41,7 @@ extension APIError {
         case .alreadyFinished, .idTaken, .frameLimit, .timeLimit, .busy, .beingDeleted, .notLive: status = .conflict
         case .deletingFailed(_, _, let storageAway): status = storageAway ? .serviceUnavailable : .badGateway
         case .tooMany: status = .tooManyRequests
+        case .recordedElsewhere: status = .misdirectedRequest
         case .encodersFull(_, _, _, _, _, let retryAfter):
             self.init(.serviceUnavailable, error.description, retryAfter: retryAfter)
             return

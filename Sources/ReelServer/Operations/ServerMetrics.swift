@@ -166,7 +166,7 @@ enum RefusalReason: String, CaseIterable, Sendable {
             self = .diskFull
         case let error as RecordingError:
             switch error {
-            case .noneInProgress, .unknown: self = .unknownRecording
+            case .noneInProgress, .unknown, .recordedElsewhere: self = .unknownRecording
             case .alreadyFinished, .frameLimit, .timeLimit: self = .recordingClosed
             case .noSpaceToStart, .noSpaceToFinish: self = .diskFull
             case .tooMany, .encodersFull, .cannotStart, .unknownCursor, .storingFailed, .timestampOutOfRange, .busy, .beingDeleted,

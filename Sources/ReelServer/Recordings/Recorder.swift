@@ -141,8 +141,16 @@ actor Recorder {
             return session
         }
         if let session = active[id] { return session }
-        if try await recordings.entry(id) != nil { throw RecordingError.alreadyFinished(id: id) }
-        throw RecordingError.unknown(id: id)
+        guard let entry = try await recordings.entry(id) else { throw RecordingError.unknown(id: id) }
+        try refuseIfRecordedElsewhere(entry)
+        throw RecordingError.alreadyFinished(id: id)
+    }
+
+    /// A recording in progress on another server sharing the catalog is not this one's to take frames for.
+    private func refuseIfRecordedElsewhere(_ entry: RecordingEntry) throws {
+        if entry.state == .recording || entry.state == .finishing, let instance = entry.instance, instance != settings.instanceID {
+            throw RecordingError.recordedElsewhere(id: entry.id, instance: instance, here: settings.instanceID)
+        }
     }
 
     var activeCount: Int { active.count }
@@ -188,6 +196,7 @@ actor Recorder {
             spool.noteWatched()
             return spool
         }
+        try refuseIfRecordedElsewhere(entry)
         throw RecordingError.notLive(id: id, state: entry.state.rawValue)
     }
 

@@ -27,6 +27,9 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
     case deletingFailed(id: String, reason: String, storageAway: Bool)
     /// Its live view has ended (`state`: what the recording is now); its video is watched from storage.
     case notLive(id: String, state: String)
+    /// Another server sharing the catalog records it (`instance`, its `--instance-id`): its frames,
+    /// finish and live view go there.
+    case recordedElsewhere(id: String, instance: String, here: String)
     /// The list was asked to continue from a recording it does not hold.
     case unknownCursor(id: String)
     /// The video is made but storage refused it: it is kept and sent again.
@@ -53,6 +56,8 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
         case .beingDeleted(let id): "recording \(id) is being deleted by another request"
         case let .deletingFailed(id, reason, _): "deleting recording \(id) failed, nothing was removed: \(reason)"
         case let .notLive(id, state): "recording \(id) is not live any more (it is \(state)); watch its stored video instead"
+        case let .recordedElsewhere(id, instance, here):
+            "recording \(id) is recorded by the server \(instance), not by this one (\(here)); send its requests there (a load balancer hashing on the id does)"
         case .unknownCursor(let id): "no recording with id \(id) to list from"
         case let .storingFailed(_, reason): "storing the video failed (\(reason)); it is kept and will be uploaded again"
         case let .noSpaceToFinish(_, frames, reason):
