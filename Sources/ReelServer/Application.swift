@@ -77,6 +77,7 @@ public func buildApplication(settings: ServerSettings, logger: Logger) async thr
     let recorder = try await Recorder(settings: settings, storage: storage, metrics: metrics, outbox: outbox, logger: logger)
     // What a crash left is taken up before any request: no recording of this process can be mistaken for it.
     await recorder.recoverSpool()
+    await recorder.beat()
     let router = buildRouter(recorder: recorder, settings: settings)
     // Sockets may use the descriptors files leave: never all of them.
     let descriptors = DescriptorLimit.raise()

@@ -37,6 +37,12 @@ struct Serve: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "This server's name among those sharing a catalog: it recovers only its own recordings after a crash (REEL_INSTANCE_ID). Default: the host name.")
     var instanceID: String?
 
+    @Option(parsing: .unconditional, help: "Where the other servers sharing the catalog reach this one, e.g. http://10.0.0.12:3001 (REEL_ADVERTISE_URL). Default: http://<host>:<port>.")
+    var advertiseURL: String?
+
+    @Option(parsing: .unconditional, help: "Seconds without a heartbeat after which a server sharing the catalog is taken as lost: its recordings answer 503 until it is back (REEL_INSTANCE_TIMEOUT). Default: 15.")
+    var instanceTimeout: String?
+
     @Option(parsing: .unconditional, help: "Bearer token (or ?token=) every route requires but /healthz, /readyz and the page itself (REEL_TOKEN). Default: none.")
     var token: String?
 
@@ -126,7 +132,7 @@ struct Serve: AsyncParsableCommand {
 
     private var flags: [Setting: String?] {
         storage.flags.merging([
-            .host: host, .port: port, .publicURL: publicURL, .spoolDirectory: spoolDir, .recordingsDirectory: recordingsDir, .databaseURL: databaseURL, .instanceID: instanceID,
+            .host: host, .port: port, .publicURL: publicURL, .spoolDirectory: spoolDir, .recordingsDirectory: recordingsDir, .databaseURL: databaseURL, .instanceID: instanceID, .advertiseURL: advertiseURL, .instanceTimeout: instanceTimeout,
             .token: token, .maxFrameBytes: maxFrameBytes, .maxFrameSize: maxFrameSize, .maxFrames: maxFrames,
             .maxSeconds: maxSeconds, .maxRecordings: maxRecordings, .idleSeconds: idleSeconds, .fps: fps, .size: size,
             .preset: preset, .presetMax: presetMax, .presetMin: presetMin, .encoderCores: encoderCores, .crf: crf, .threads: threads, .fit: fit, .timing: timing, .range: range,

@@ -122,7 +122,7 @@ def test_migrations_run_once_on_an_empty_database_and_a_newer_schema_is_refused_
     database = url.rsplit("/", 1)[1].split("?")[0]
     srv = server(database_url=url)
     assert "catalog schema migrated" in srv.log()
-    assert postgres.sql("SELECT version FROM reel_migrations ORDER BY version", database).split() == ["1", "2"]
+    assert postgres.sql("SELECT version FROM reel_migrations ORDER BY version", database).split() == ["1", "2", "3"]
     assert postgres.sql("SELECT count(*) FROM recordings", database).strip() == "0"
     assert srv.terminate() == 0
     again = server(database_url=url)
@@ -133,7 +133,7 @@ def test_migrations_run_once_on_an_empty_database_and_a_newer_schema_is_refused_
     result = serve_once(tmp_path / "newer", "--database-url", url)
     assert result.returncode == 1
     assert (f"catalog database 127.0.0.1:{postgres.port}/{database}: its schema is version 7, newer than this reel "
-            "knows (2); run a newer reel") in result.stderr, result.stderr
+            "knows (3); run a newer reel") in result.stderr, result.stderr
 
 
 def write_old_catalog(folder: Path) -> dict[str, dict]:
@@ -249,3 +249,32 @@ def test_a_server_starting_on_a_shared_catalog_leaves_another_servers_recordings
     assert finish_ok(a, rid)["frames"] == 20
     assert recording_status(b, rid)["state"] == "stored"
     assert rid not in b.log(), b.log()
+
+
+def test_a_lost_server_s_recording_answers_503_naming_it_until_it_is_back_and_recovers_it(postgres, server, tmp_path):
+    url = postgres.new_database()
+    database = url.rsplit("/", 1)[1].split("?")[0]
+    folders = dict(spool_dir=tmp_path / "spool-a", storage_dir=tmp_path / "videos", recordings_dir=tmp_path / "rec-a",
+                   workdir=tmp_path / "cwd-a")
+    a = server(database_url=url, instance_id="cams-a", instance_timeout=2, **folders)
+    b = server(database_url=url, instance_id="cams-b", instance_timeout=2, storage_dir=tmp_path / "videos")
+    assert postgres.sql("SELECT id, state FROM instances ORDER BY id", database).split() == ["cams-a|up", "cams-b|up"]
+    rid = record(a, 30)
+    assert a.kill() != 0
+
+    def refused():
+        r = upload(b, FRAMES[0], rid, raw=True)
+        return [r] if r.status_code == 503 else None  # (a Response of an error is falsy)
+    answer = poll(refused, timeout=10, interval=0.2, what="503 for the lost server's recording")[0]
+    body = assert_error(answer, 503)
+    assert body["message"].startswith(f"recording {rid} is recorded by the server cams-a (http://127.0.0.1:{a.port}), "
+                                      "which has not answered for "), body
+    assert answer.headers.get("Retry-After") == "1"
+    assert listed(b)["recordings"][0]["id"] == rid, "the list still answers"
+
+    again = server(database_url=url, instance_id="cams-a", instance_timeout=2, **folders)
+    status = wait_stored(again, rid, timeout=60)
+    assert status["frames"] == 30 and recording_status(b, rid)["state"] == "stored"
+    assert_error(upload(b, FRAMES[0], rid, raw=True), 409)
+    assert again.terminate() == 0
+    assert postgres.sql("SELECT state FROM instances WHERE id = 'cams-a'", database).strip() == "gone"

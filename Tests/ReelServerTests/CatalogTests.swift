@@ -197,3 +197,25 @@ import Testing
         #expect(try await other.entry("second") != nil)
     }
 }
+
+@Suite(.timeLimit(.minutes(1))) struct InstanceRegistryTests {
+    @Test func aServerIsLostOnceItsHeartbeatIsOlderThanTheTimeoutOrItIsGone() async throws {
+        let scratch = try ScratchFolder()
+        let logger = Logger(label: "reel-test")
+        let database = try await SQLiteCatalogDatabase(path: scratch.file("catalog.sqlite"), logger: logger)
+        try await CatalogSchema.migrate(database, logger: logger)
+        let registry = InstanceRegistry(database: database, id: "cams-a", advertiseURL: "http://10.0.0.1:3001", timeout: 15)
+        #expect(registry.interval == .seconds(3))
+        let then = Date(timeIntervalSince1970: 1_800_000_000)
+        try await registry.beat(now: then)
+        let seen = try #require(try await registry.instance("cams-a"))
+        #expect(seen == InstanceRegistry.Instance(id: "cams-a", advertiseURL: "http://10.0.0.1:3001", heartbeat: then, state: .up))
+        #expect(!registry.isLost(seen, now: then.addingTimeInterval(15)))
+        #expect(registry.isLost(seen, now: then.addingTimeInterval(15.5)))
+        try await registry.beat(.gone, now: then)
+        #expect(registry.isLost(try await registry.instance("cams-a"), now: then))
+        #expect(try await registry.instance("cams-b") == nil)
+        #expect(registry.isLost(nil))
+        await database.close()
+    }
+}

@@ -48,6 +48,17 @@ enum CatalogSchema {
         Migration(version: 2) { _ in
             ["ALTER TABLE recordings ADD COLUMN instance TEXT"]
         },
+        // The servers sharing the catalog, with their heartbeats.
+        Migration(version: 3) { _ in
+            ["""
+            CREATE TABLE instances (
+                id TEXT PRIMARY KEY,
+                advertise_url TEXT NOT NULL,
+                heartbeat_ms BIGINT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('up', 'draining', 'gone'))
+            )
+            """]
+        },
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

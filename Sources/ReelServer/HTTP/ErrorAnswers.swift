@@ -42,6 +42,12 @@ extension APIError {
         case .deletingFailed(_, _, let storageAway): status = storageAway ? .serviceUnavailable : .badGateway
         case .tooMany: status = .tooManyRequests
         case .recordedElsewhere: status = .misdirectedRequest
+        case .stopping:
+            self.init(.serviceUnavailable, error.description, retryAfter: 5)
+            return
+        case .instanceLost(_, _, _, _, let retryAfter):
+            self.init(.serviceUnavailable, error.description, retryAfter: retryAfter)
+            return
         case .encodersFull(_, _, _, _, _, let retryAfter):
             self.init(.serviceUnavailable, error.description, retryAfter: retryAfter)
             return

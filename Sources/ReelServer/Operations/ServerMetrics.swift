@@ -166,10 +166,10 @@ enum RefusalReason: String, CaseIterable, Sendable {
             self = .diskFull
         case let error as RecordingError:
             switch error {
-            case .noneInProgress, .unknown, .recordedElsewhere: self = .unknownRecording
+            case .noneInProgress, .unknown, .recordedElsewhere, .instanceLost: self = .unknownRecording
             case .alreadyFinished, .frameLimit, .timeLimit: self = .recordingClosed
             case .noSpaceToStart, .noSpaceToFinish: self = .diskFull
-            case .tooMany, .encodersFull, .cannotStart, .unknownCursor, .storingFailed, .timestampOutOfRange, .busy, .beingDeleted,
+            case .tooMany, .encodersFull, .stopping, .cannotStart, .unknownCursor, .storingFailed, .timestampOutOfRange, .busy, .beingDeleted,
                  .deletingFailed, .notLive, .idTaken:
                 self = .badRequest
             }

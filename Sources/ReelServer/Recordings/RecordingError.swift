@@ -30,6 +30,10 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
     /// Another server sharing the catalog records it (`instance`, its `--instance-id`): its frames,
     /// finish and live view go there.
     case recordedElsewhere(id: String, instance: String, here: String)
+    /// The server that records it (`instance`, at `url`) has not beaten for `seconds`: its frames cannot be taken now.
+    case instanceLost(id: String, instance: String, url: String, seconds: Int, retryAfter: Int)
+    /// The server is stopping: it finishes its recordings and starts none.
+    case stopping(instance: String)
     /// The list was asked to continue from a recording it does not hold.
     case unknownCursor(id: String)
     /// The video is made but storage refused it: it is kept and sent again.
@@ -58,6 +62,10 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
         case let .notLive(id, state): "recording \(id) is not live any more (it is \(state)); watch its stored video instead"
         case let .recordedElsewhere(id, instance, here):
             "recording \(id) is recorded by the server \(instance), not by this one (\(here)); send its requests there (a load balancer hashing on the id does)"
+        case let .instanceLost(id, instance, url, seconds, retryAfter):
+            "recording \(id) is recorded by the server \(instance) (\(url)), which has not answered for \(seconds) s; its frames are kept by the client and taken when it is back: try again in \(retryAfter) s"
+        case .stopping(let instance):
+            "this server (\(instance)) is stopping and starts no recording; start it on another, or here once it is back"
         case .unknownCursor(let id): "no recording with id \(id) to list from"
         case let .storingFailed(_, reason): "storing the video failed (\(reason)); it is kept and will be uploaded again"
         case let .noSpaceToFinish(_, frames, reason):

@@ -11,8 +11,13 @@ struct RecordingJanitor: Service {
     func run() async throws {
         await recorder.retryPending()
         let interval = Duration.seconds(max(0.1, min(1, recorder.settings.limits.idleSeconds / 4)))
+        var lastBeat = ContinuousClock.now
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            if ContinuousClock.now - lastBeat >= recorder.instances.interval {
+                lastBeat = .now
+                await recorder.beat()
+            }
             await recorder.measureLoad()
             for id in await recorder.idleRecordings() {
                 _ = try? await recorder.finish(id, reason: "idle")
@@ -20,8 +25,10 @@ struct RecordingJanitor: Service {
             await recorder.retryPending()
             recorder.live.removeExpired()
         }
-        // Stopping: encode what was received and store every recording.
+        // Stopping: encode what was received and store every recording, the others told so.
+        await recorder.beat(.draining)
         let tally = await recorder.finishAll(reason: "shutdown")
+        await recorder.beat(.gone)
         await recorder.closeCatalog()
         logger.info("reel stopped: \(tally)")
     }

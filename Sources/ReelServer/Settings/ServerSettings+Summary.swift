@@ -10,6 +10,13 @@ extension ServerSettings {
         return "http://\(name.contains(":") ? "[\(name)]" : name):\(port)"
     }
 
+    /// Where the other servers sharing the catalog reach this one.
+    var peerURL: String {
+        if let advertiseURL { return advertiseURL }
+        let name = ["0.0.0.0", "::", ""].contains(host) ? ProcessInfo.processInfo.hostName : host
+        return "http://\(name.contains(":") ? "[\(name)]" : name):\(port)"
+    }
+
     /// What the server is about to do, as the metadata of its one start line.
     var summary: Logger.Metadata {
         let storage = if let supabase {
@@ -23,7 +30,7 @@ extension ServerSettings {
             "spool": "\(spoolDirectory)",
             "recordings": "\(recordingsDirectory)",
             "catalog": "\(databaseURL.map(PostgresCatalogDatabase.redacted) ?? catalogFile)",
-            "instance": "\(instanceID)",
+            "instance": "\(instanceID) at \(peerURL), lost after \(Int(instanceTimeout)) s without a heartbeat",
             "token": "\(token == nil ? "off" : "on")",
             "page": "served at /",
             "encoder": "\(encoder.size) \(encoder.fps) fps, x264 \(presetPolicy.description)\(encoderCoresSummary) crf \(encoder.crf), \(encoder.threads == 0 ? "auto" : "\(encoder.threads)") thread\(encoder.threads == 1 ? "" : "s"), \(encoder.timing.rawValue) timing, \(encoder.range.rawValue) range, \(fit.rawValue)",

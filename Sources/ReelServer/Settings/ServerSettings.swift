@@ -20,6 +20,10 @@ public struct ServerSettings: Sendable {
     public var databaseURL: String?
     /// This server among those sharing a catalog: the recordings it records are its own to recover.
     public var instanceID = ServerSettings.hostName
+    /// Where the other servers sharing the catalog reach this one; nil: `http://<host>:<port>`.
+    public var advertiseURL: String?
+    /// Seconds without a heartbeat after which a server sharing the catalog is taken as lost.
+    public var instanceTimeout = 15.0
     /// The catalog's SQLite file, when no `databaseURL` is given.
     public var catalogFile: String { recordingsDirectory + "/catalog.sqlite" }
     /// When set, every route but the CORS preflight and `/healthz` needs it as a bearer token.
@@ -96,6 +100,10 @@ extension ServerSettings {
         instanceID = try read.value(.instanceID, is: "1 to 64 letters, digits, dots, dashes or underscores, e.g. cams-2",
                                     { text in text.count <= 64 && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) } ? text : nil })
             ?? instanceID
+        advertiseURL = try read.value(.advertiseURL, is: "an http:// or https:// URL, e.g. http://10.0.0.12:3001",
+                                      Self.webURL).map { String($0.trimmingSuffix("/")) }
+        instanceTimeout = try read.double(.instanceTimeout, is: "a number of seconds from 1 to 3600",
+                                          valid: { $0 >= 1 && $0 <= 3600 }) ?? instanceTimeout
         token = read.text(.token)
         limits.maxFrameBytes = try read.value(.maxFrameBytes, is: "a size above 0 and at most 1G, e.g. 8M or 8388608",
                                               ByteCount.parse, valid: { (1...(1 << 30)).contains($0) }) ?? limits.maxFrameBytes

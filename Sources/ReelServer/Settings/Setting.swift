@@ -12,6 +12,8 @@ public enum Setting: String, CaseIterable, Sendable {
     case recordingsDirectory = "reel.recordings.dir"
     case databaseURL = "reel.database.url"
     case instanceID = "reel.instance.id"
+    case advertiseURL = "reel.advertise.url"
+    case instanceTimeout = "reel.instance.timeout"
     case token = "reel.token"
     case maxFrameBytes = "reel.max.frame.bytes"
     case maxFrameSize = "reel.max.frame.size"

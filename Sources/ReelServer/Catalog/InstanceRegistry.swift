@@ -1,0 +1,65 @@
+import Foundation
+import Logging
+import SQLKit
+
+/// The servers sharing a catalog (`instances`): each says it is alive by a heartbeat, and says when
+/// it stops. What another server records is answered by that server, or, once its heartbeat is
+/// older than `--instance-timeout`, by a 503 naming it until it comes back and recovers its spool.
+struct InstanceRegistry: Sendable {
+    enum State: String, Sendable {
+        /// Taking requests.
+        case up
+        /// Stopping: finishing and storing its recordings.
+        case draining
+        /// Stopped cleanly; its recordings are all stored or pending on its disk.
+        case gone
+    }
+
+    struct Instance: Sendable, Equatable {
+        var id: String
+        var advertiseURL: String
+        var heartbeat: Date
+        var state: State
+    }
+
+    let database: any CatalogDatabase
+    /// This server's `--instance-id` and `--advertise-url`.
+    let id: String
+    let advertiseURL: String
+    /// A heartbeat older than this, and its server is taken as lost.
+    let timeout: Double
+
+    /// How often this server beats: often enough that a lost beat or two never makes it look lost.
+    var interval: Duration { .milliseconds(Int(max(0.5, timeout / 5) * 1000)) }
+
+    /// Says this server is `state`, now.
+    func beat(_ state: State = .up, now: Date = Date()) async throws {
+        let (id, url) = (id, advertiseURL)
+        try await database.withSQL { sql in
+            try await sql.raw("""
+                INSERT INTO instances (id, advertise_url, heartbeat_ms, state) VALUES
+                    (\(bind: id), \(bind: url), \(bind: Timestamp.milliseconds(now)), \(bind: state.rawValue))
+                ON CONFLICT (id) DO UPDATE SET
+                    advertise_url = excluded.advertise_url, heartbeat_ms = excluded.heartbeat_ms, state = excluded.state
+                """).run()
+        }
+    }
+
+    func instance(_ id: String) async throws -> Instance? {
+        try await database.withSQL { sql in
+            guard let row = try await sql.raw("""
+                SELECT id, advertise_url, heartbeat_ms, state FROM instances WHERE id = \(bind: id)
+                """).first() else { return nil }
+            return Instance(id: try row.decode(column: "id", as: String.self),
+                            advertiseURL: try row.decode(column: "advertise_url", as: String.self),
+                            heartbeat: Timestamp.date(milliseconds: try row.decode(column: "heartbeat_ms", as: Int64.self)),
+                            state: State(rawValue: try row.decode(column: "state", as: String.self)) ?? .gone)
+        }
+    }
+
+    /// Whether `instance` has not beaten within the timeout (or stopped): its recordings cannot be reached now.
+    func isLost(_ instance: Instance?, now: Date = Date()) -> Bool {
+        guard let instance else { return true }
+        return instance.state == .gone || now.timeIntervalSince(instance.heartbeat) > timeout
+    }
+}
