@@ -75,6 +75,7 @@ public func buildApplication(settings: ServerSettings, logger: Logger) async thr
         outbox = events
     }
     let recorder = try await Recorder(settings: settings, storage: storage, metrics: metrics, outbox: outbox, logger: logger)
+    try await StartupChecks.sharedStorage(storage, settings, recorder.instances)
     // What a crash left is taken up before any request: no recording of this process can be mistaken for it.
     await recorder.recoverSpool()
     await recorder.beat()

@@ -108,7 +108,8 @@ def test_a_recording_killed_midway_is_recovered_into_the_database(catalog, serve
 
 def test_a_client_chosen_id_is_unique_across_servers_sharing_postgres(postgres, server):
     url = postgres.new_database()
-    one, two = server(database_url=url), server(database_url=url)
+    one = server(database_url=url, instance_id="one")
+    two = server(database_url=url, instance_id="two", storage_dir=one.storage_dir)
     rid = str(uuid.uuid4())
     assert requests.get(one.url(f"/video/create_video?id={rid}"), timeout=HTTP_TIMEOUT).json()["id"] == rid
     assert_error(requests.get(two.url(f"/video/create_video?id={rid}"), timeout=HTTP_TIMEOUT), 409)
@@ -233,7 +234,7 @@ def test_a_server_starting_on_a_shared_catalog_leaves_another_servers_recordings
     url = postgres.new_database()
     a = server(database_url=url, instance_id="cams-a")
     rid = record(a, 10)
-    b = server(database_url=url, instance_id="cams-b")
+    b = server(database_url=url, instance_id="cams-b", storage_dir=a.storage_dir)
     assert recording_status(b, rid)["state"] == "recording"
     # Its frames, finish and live view reaching the other server are refused, naming the one that records it.
     for answer in (upload(b, FRAMES[0], rid, raw=True), finish(b, rid),
@@ -242,7 +243,7 @@ def test_a_server_starting_on_a_shared_catalog_leaves_another_servers_recordings
         assert body["message"] == (f"recording {rid} is recorded by the server cams-a, not by this one (cams-b); send its "
                                    "requests there (a load balancer hashing on the id does)"), body
     assert b.kill() != 0
-    b = server(database_url=url, instance_id="cams-b")
+    b = server(database_url=url, instance_id="cams-b", storage_dir=a.storage_dir)
     assert recording_status(b, rid)["state"] == "recording"
     for i in range(10, 20):
         assert upload_ok(a, FRAMES[i % 3], rid, raw=True) == i + 1
@@ -278,3 +279,19 @@ def test_a_lost_server_s_recording_answers_503_naming_it_until_it_is_back_and_re
     assert_error(upload(b, FRAMES[0], rid, raw=True), 409)
     assert again.terminate() == 0
     assert postgres.sql("SELECT state FROM instances WHERE id = 'cams-a'", database).strip() == "gone"
+
+
+def test_a_storage_folder_not_shared_with_a_server_up_on_the_same_catalog_is_refused_at_start(postgres, server, tmp_path):
+    url = postgres.new_database()
+    a = server(database_url=url, instance_id="cams-a")
+    assert (a.storage_dir / ".reel-instances" / "cams-a").read_text() == f"http://127.0.0.1:{a.port}"
+    result = serve_once(tmp_path / "b", "--database-url", url, "--instance-id", "cams-b")
+    assert result.returncode == 1
+    assert (f"error: the storage folder {tmp_path / 'b' / 'videos'} is not the one the server cams-a "
+            f"(http://127.0.0.1:{a.port}) stores into: its mark {tmp_path / 'b' / 'videos'}/.reel-instances/cams-a is not "
+            "here. Servers sharing a catalog (--database-url) need the same storage: a folder they all mount "
+            "(--storage-dir), or Supabase Storage") in result.stderr, result.stderr
+    # Once cams-a is gone, a folder of one's own is fine: nobody else stores.
+    assert a.terminate() == 0
+    again = server(database_url=url, instance_id="cams-b")
+    assert (again.storage_dir / ".reel-instances" / "cams-b").is_file()

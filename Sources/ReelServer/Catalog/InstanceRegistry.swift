@@ -57,6 +57,19 @@ struct InstanceRegistry: Sendable {
         }
     }
 
+    /// The other servers sharing the catalog that are up now (beating, not stopped).
+    func othersUp(now: Date = Date()) async throws -> [Instance] {
+        let all = try await database.withSQL { sql in
+            try await sql.raw("SELECT id FROM instances WHERE id <> \(bind: id) ORDER BY id").all()
+                .map { try $0.decode(column: "id", as: String.self) }
+        }
+        var up: [Instance] = []
+        for other in all {
+            if let instance = try await instance(other), !isLost(instance, now: now) { up.append(instance) }
+        }
+        return up
+    }
+
     /// Whether `instance` has not beaten within the timeout (or stopped): its recordings cannot be reached now.
     func isLost(_ instance: Instance?, now: Date = Date()) -> Bool {
         guard let instance else { return true }

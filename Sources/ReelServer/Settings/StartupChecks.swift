@@ -19,6 +19,23 @@ enum StartupChecks {
         }
     }
 
+    /// With a catalog shared by several servers, every server must find every stored video: Supabase,
+    /// or a folder all of them mount. Each server leaves its mark in the folder (`.reel-instances/<id>`);
+    /// one that does not find the mark of another server that is up does not share its folder.
+    static func sharedStorage(_ storage: any VideoStorage, _ settings: ServerSettings, _ instances: InstanceRegistry) async throws {
+        guard settings.databaseURL != nil, let local = storage as? LocalDiskStorage else { return }
+        let marks = local.folder + "/.reel-instances"
+        for other in try await instances.othersUp() where !FileManager.default.fileExists(atPath: marks + "/" + other.id) {
+            throw StartupError("the storage folder \(local.folder) is not the one the server \(other.id) (\(other.advertiseURL)) stores into: its mark \(marks)/\(other.id) is not here. Servers sharing a catalog (--database-url) need the same storage: a folder they all mount (--storage-dir), or Supabase Storage")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
+            try Data(instances.advertiseURL.utf8).write(to: URL(fileURLWithPath: marks + "/" + settings.instanceID), options: .atomic)
+        } catch {
+            throw StartupError("cannot leave this server's mark in the storage folder \(local.folder): \(reason(of: error))")
+        }
+    }
+
     private static func writable(_ path: String, role: String, setting: Setting) throws {
         let files = FileManager.default
         var isFolder: ObjCBool = false
