@@ -30,8 +30,6 @@ actor Recorder {
     nonisolated let live = LiveViews()
     /// The servers sharing the catalog, this one among them.
     nonisolated let instances: InstanceRegistry
-    /// Whether the last heartbeat failed, so a database away is said once, not at every beat.
-    private var heartbeatFailing = false
     /// Stopping: the recordings in progress are finished, no new one starts.
     private var draining = false
 
@@ -58,7 +56,7 @@ actor Recorder {
             try await CatalogSchema.migrate(database, logger: logger)
             recordings = RecordingList(database: database, outbox: outbox, logger: logger)
             instances = InstanceRegistry(database: database, id: settings.instanceID, advertiseURL: settings.peerURL,
-                                         timeout: settings.instanceTimeout)
+                                         timeout: settings.instanceTimeout, logger: logger)
             try await JSONCatalogImport(folder: settings.recordingsDirectory, logger: logger).run(into: recordings)
         } catch {
             await database.close()
@@ -151,38 +149,15 @@ actor Recorder {
         }
         if let session = active[id] { return session }
         guard let entry = try await recordings.entry(id) else { throw RecordingError.unknown(id: id) }
-        try await refuseIfRecordedElsewhere(entry)
+        try await instances.refuseIfRecordedElsewhere(entry)
         throw RecordingError.alreadyFinished(id: id)
     }
 
-    /// A recording in progress on another server sharing the catalog is not this one's to take frames
-    /// for: 421 naming that server while it beats, 503 with Retry-After once it is lost.
-    private func refuseIfRecordedElsewhere(_ entry: RecordingEntry) async throws {
-        guard entry.state == .recording || entry.state == .finishing, let instance = entry.instance,
-              instance != settings.instanceID else { return }
-        let other = try await instances.instance(instance)
-        if instances.isLost(other) {
-            let silent = other.map { Int(Date().timeIntervalSince($0.heartbeat)) } ?? Int(settings.instanceTimeout)
-            throw RecordingError.instanceLost(id: entry.id, instance: instance, url: other?.advertiseURL ?? "no address known",
-                                              seconds: silent, retryAfter: max(1, Int(settings.instanceTimeout / 3)))
-        }
-        throw RecordingError.recordedElsewhere(id: entry.id, instance: instance, here: settings.instanceID)
-    }
-
-    /// Says this server is up (at start and on the janitor's tick), draining or gone (when it stops).
+    /// Says this server is up (at start and on the janitor's tick), draining or gone (when it stops:
+    /// then it starts no recording).
     func beat(_ state: InstanceRegistry.State = .up) async {
         if state != .up { draining = true }
-        do {
-            try await instances.beat(state)
-            if heartbeatFailing { logger.info("heartbeat recorded again", metadata: ["instance": "\(settings.instanceID)"]) }
-            heartbeatFailing = false
-        } catch {
-            if !heartbeatFailing {
-                logger.warning("cannot record this server's heartbeat; the others will take it as lost after --instance-timeout",
-                               metadata: ["instance": "\(settings.instanceID)", "error": "\(CatalogDatabaseError.reason(of: error))"])
-            }
-            heartbeatFailing = true
-        }
+        await instances.beat(state)
     }
 
     var activeCount: Int { active.count }
@@ -228,7 +203,7 @@ actor Recorder {
             spool.noteWatched()
             return spool
         }
-        try await refuseIfRecordedElsewhere(entry)
+        try await instances.refuseIfRecordedElsewhere(entry)
         throw RecordingError.notLive(id: id, state: entry.state.rawValue)
     }
 

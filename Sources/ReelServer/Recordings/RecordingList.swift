@@ -48,7 +48,7 @@ final class RecordingList: Sendable {
     func entry(_ id: String) async throws -> RecordingEntry? {
         if let kept = unsaved.withLock({ $0[id] }) { return kept }
         if let mine = own.withLock({ $0[id] }) { return mine }
-        return try await read { sql in try await Self.select(id, sql) }
+        return try await read { sql in try await RecordingRows.select(id, sql) }
     }
 
     /// A recording that has just started: first in the list. Only one add of an id succeeds, across
@@ -65,7 +65,7 @@ final class RecordingList: Sendable {
                             (\(bind: entry.id), \(bind: Timestamp.milliseconds(entry.created)), \(bind: entry.state.rawValue))
                         ON CONFLICT (id) DO NOTHING RETURNING id
                         """).first() != nil else { return false }
-                    try await Self.save(entry, sql)
+                    try await RecordingRows.save(entry, sql)
                     return true
                 }
             } catch {
@@ -127,14 +127,14 @@ final class RecordingList: Sendable {
         }
         let outbox = outbox
         return await commit(id) { sql, note in
-            let before = try await Self.select(id, sql, forUpdate: true)
+            let before = try await RecordingRows.select(id, sql, forUpdate: true)
             guard var entry = before ?? createdIfNew.map({ RecordingEntry(id: id, created: $0, state: .pending) }) else {
                 return nil
             }
             change(&entry)
             Self.announce(entry, before: before, to: outbox)
             note(entry)
-            try await Self.save(entry, sql)
+            try await RecordingRows.save(entry, sql)
             return entry
         }
     }
@@ -152,7 +152,7 @@ final class RecordingList: Sendable {
     /// A page of entries, newest first, after the recording `before` (a cursor from an earlier page).
     func page(limit: Int, before: String?) async throws -> RecordingPage {
         let (entries, total, hasMore) = try await read { sql in
-            var query: SQLQueryString = "SELECT \(unsafeRaw: Self.columns) FROM recordings "
+            var query: SQLQueryString = "SELECT \(unsafeRaw: RecordingRows.columns) FROM recordings "
             if let before {
                 guard let row = try await sql.raw("SELECT created_ms FROM recordings WHERE id = \(bind: before)").first() else {
                     throw RecordingError.unknownCursor(id: before)
@@ -164,7 +164,7 @@ final class RecordingList: Sendable {
             query += "ORDER BY created_ms DESC, id DESC LIMIT \(bind: limit + 1)"
             let rows = try await sql.raw(query).all()
             let total = try await sql.raw("SELECT COUNT(*) AS total FROM recordings").first()?.decode(column: "total", as: Int.self) ?? 0
-            return (try rows.prefix(limit).map(Self.entry), total, rows.count > limit)
+            return (try rows.prefix(limit).map(RecordingRows.entry), total, rows.count > limit)
         }
         let overlay = unsaved.withLock { $0 }
         let shown = entries.compactMap { entry -> RecordingEntry? in
@@ -179,8 +179,8 @@ final class RecordingList: Sendable {
         let names = states.map(\.rawValue).sorted()
         let found = try await read { sql in
             try await sql.raw("""
-                SELECT \(unsafeRaw: Self.columns) FROM recordings WHERE state IN (\(binds: names)) ORDER BY created_ms, id
-                """).all().map(Self.entry)
+                SELECT \(unsafeRaw: RecordingRows.columns) FROM recordings WHERE state IN (\(binds: names)) ORDER BY created_ms, id
+                """).all().map(RecordingRows.entry)
         }
         let overlay = unsaved.withLock { $0 }
         var byId = [String: RecordingEntry](found.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
@@ -191,12 +191,12 @@ final class RecordingList: Sendable {
     /// Stored recordings, oldest first, after `after` (the last of the page before): retention's walk.
     func storedOldestFirst(after: RecordingEntry?, limit: Int) async throws -> [RecordingEntry] {
         try await read { sql in
-            var query: SQLQueryString = "SELECT \(unsafeRaw: Self.columns) FROM recordings WHERE state = 'stored' "
+            var query: SQLQueryString = "SELECT \(unsafeRaw: RecordingRows.columns) FROM recordings WHERE state = 'stored' "
             if let after {
                 query += "AND (created_ms, id) > (\(bind: Timestamp.milliseconds(after.created)), \(bind: after.id)) "
             }
             query += "ORDER BY created_ms, id LIMIT \(bind: limit)"
-            return try await sql.raw(query).all().map(Self.entry)
+            return try await sql.raw(query).all().map(RecordingRows.entry)
         }
     }
 
@@ -257,8 +257,8 @@ final class RecordingList: Sendable {
             return try await database.transaction { sql in
                 var added = 0
                 for (entry, thumbnail) in entries {
-                    guard try await Self.select(entry.id, sql) == nil else { continue }
-                    try await Self.save(entry, sql)
+                    guard try await RecordingRows.select(entry.id, sql) == nil else { continue }
+                    try await RecordingRows.save(entry, sql)
                     if let thumbnail {
                         try await sql.raw("INSERT INTO thumbnails (id, jpeg) VALUES (\(bind: entry.id), \(bind: Data(thumbnail))) ON CONFLICT (id) DO NOTHING").run()
                     }
@@ -288,7 +288,7 @@ final class RecordingList: Sendable {
     @discardableResult
     private func store(_ id: String, _ entry: RecordingEntry?) async -> RecordingEntry? {
         await commit(id, known: .some(entry)) { sql, _ in
-            if let entry { try await Self.save(entry, sql) } else { try await Self.delete(id, sql) }
+            if let entry { try await RecordingRows.save(entry, sql) } else { try await RecordingRows.delete(id, sql) }
             return entry
         }
     }
@@ -333,7 +333,7 @@ final class RecordingList: Sendable {
         for (waitingId, entry) in waiting {
             do {
                 try await database.transaction { sql in
-                    if let entry { try await Self.save(entry, sql) } else { try await Self.delete(waitingId, sql) }
+                    if let entry { try await RecordingRows.save(entry, sql) } else { try await RecordingRows.delete(waitingId, sql) }
                 }
                 // Cleared only if no change came meanwhile.
                 unsaved.withLock { if $0[waitingId] == .some(entry) { $0[waitingId] = nil } }
@@ -347,74 +347,6 @@ final class RecordingList: Sendable {
     private static func isInProgress(_ entry: RecordingEntry) -> Bool {
         entry.state == .recording || entry.state == .finishing || entry.state == .pending
     }
-
-    // MARK: - Rows
-
-    private static let columns = """
-        id, created_ms, state, frames, duration, bytes, name, location_kind, location, location_expires_ms, \
-        attempts, last_error, next_attempt_ms, has_thumbnail, preset, instance
-        """
-
-    private static func select(_ id: String, _ sql: any SQLDatabase, forUpdate: Bool = false) async throws -> RecordingEntry? {
-        // PostgreSQL locks the row until the transaction ends; SQLite's BEGIN IMMEDIATE already holds the whole file.
-        let lock = forUpdate && sql.dialect.name == "postgresql" ? " FOR UPDATE" : ""
-        return try await sql.raw("SELECT \(unsafeRaw: columns) FROM recordings WHERE id = \(bind: id)\(unsafeRaw: lock)")
-            .first().map(entry)
-    }
-
-    private static func delete(_ id: String, _ sql: any SQLDatabase) async throws {
-        try await sql.raw("DELETE FROM thumbnails WHERE id = \(bind: id)").run()
-        try await sql.raw("DELETE FROM recordings WHERE id = \(bind: id)").run()
-    }
-
-    private static func save(_ entry: RecordingEntry, _ sql: any SQLDatabase) async throws {
-        let (locationKind, location): (String?, String?) = switch entry.location {
-        case .servedLocally(let path): ("local", path)
-        case .remote(let url): ("remote", url)
-        case nil: (nil, nil)
-        }
-        try await sql.raw("""
-            INSERT INTO recordings (\(unsafeRaw: columns)) VALUES (
-                \(bind: entry.id), \(bind: Timestamp.milliseconds(entry.created)), \(bind: entry.state.rawValue),
-                \(bind: entry.frames), \(bind: entry.duration), \(bind: entry.bytes), \(bind: entry.name),
-                \(bind: locationKind), \(bind: location), \(bind: entry.locationExpires.map(Timestamp.milliseconds)),
-                \(bind: entry.attempts), \(bind: entry.lastError), \(bind: entry.nextAttempt.map(Timestamp.milliseconds)),
-                \(bind: entry.hasThumbnail), \(bind: entry.preset), \(bind: entry.instance))
-            ON CONFLICT (id) DO UPDATE SET
-                created_ms = excluded.created_ms, state = excluded.state, frames = excluded.frames,
-                duration = excluded.duration, bytes = excluded.bytes, name = excluded.name,
-                location_kind = excluded.location_kind, location = excluded.location,
-                location_expires_ms = excluded.location_expires_ms, attempts = excluded.attempts,
-                last_error = excluded.last_error, next_attempt_ms = excluded.next_attempt_ms,
-                has_thumbnail = excluded.has_thumbnail, preset = excluded.preset, instance = excluded.instance
-            """).run()
-    }
-
-    private static func entry(_ row: any SQLRow) throws -> RecordingEntry {
-        let id = try row.decode(column: "id", as: String.self)
-        let stateName = try row.decode(column: "state", as: String.self)
-        guard let state = RecordingEntry.State(rawValue: stateName) else { throw UnreadableEntry(id: id, state: stateName) }
-        var entry = RecordingEntry(id: id, created: Timestamp.date(milliseconds: try row.decode(column: "created_ms", as: Int64.self)),
-                                   state: state)
-        entry.frames = try row.decode(column: "frames", as: Int.self)
-        entry.duration = try row.decode(column: "duration", as: Double.self)
-        entry.bytes = try row.decode(column: "bytes", as: Int.self)
-        entry.name = try row.decode(column: "name", as: String?.self)
-        let location = try row.decode(column: "location", as: String?.self)
-        switch (try row.decode(column: "location_kind", as: String?.self), location) {
-        case ("local", let path?): entry.location = .servedLocally(path: path)
-        case ("remote", let url?): entry.location = .remote(url: url)
-        default: entry.location = nil
-        }
-        entry.locationExpires = try row.decode(column: "location_expires_ms", as: Int64?.self).map(Timestamp.date(milliseconds:))
-        entry.attempts = try row.decode(column: "attempts", as: Int.self)
-        entry.lastError = try row.decode(column: "last_error", as: String?.self)
-        entry.nextAttempt = try row.decode(column: "next_attempt_ms", as: Int64?.self).map(Timestamp.date(milliseconds:))
-        entry.hasThumbnail = try row.decode(column: "has_thumbnail", as: Bool.self)
-        entry.preset = try row.decode(column: "preset", as: String?.self)
-        entry.instance = try row.decode(column: "instance", as: String?.self)
-        return entry
-    }
 }
 
 /// What a change was about to save, kept for when the database refuses it.
@@ -422,9 +354,3 @@ private final class PlannedEntry: Sendable {
     let value = Mutex<RecordingEntry??>(nil)
 }
 
-/// A row the catalog cannot read as a recording (written by a newer or foreign program).
-private struct UnreadableEntry: Error, CustomStringConvertible {
-    var id: String
-    var state: String
-    var description: String { "recording \(id) has a state this reel does not know: \(state)" }
-}
