@@ -24,6 +24,7 @@ func buildRouter(recorder: Recorder, settings: ServerSettings) -> Router<BasicRe
     if let token = settings.token {
         router.add(middleware: TokenMiddleware(token: token))
     }
+    router.add(middleware: PeerRelay(here: settings.instanceID, metrics: recorder.metrics))
     // Liveness: the process answers. Readiness: it can take a recording now.
     router.get("healthz") { _, _ in Answer(Success()) }
     router.get("readyz") { _, _ in

@@ -236,16 +236,21 @@ def test_a_server_starting_on_a_shared_catalog_leaves_another_servers_recordings
     rid = record(a, 10)
     b = server(database_url=url, instance_id="cams-b", storage_dir=a.storage_dir)
     assert recording_status(b, rid)["state"] == "recording"
-    # Its frames, finish and live view reaching the other server are refused, naming the one that records it.
-    for answer in (upload(b, FRAMES[0], rid, raw=True), finish(b, rid),
-                   requests.get(b.url(f"/video/recordings/{rid}/live.m3u8"), timeout=HTTP_TIMEOUT)):
-        body = assert_error(answer, 421)
-        assert body["message"] == (f"recording {rid} is recorded by the server cams-a, not by this one (cams-b); send its "
-                                   "requests there (a load balancer hashing on the id does)"), body
+    # Its frames, status and live view reaching the other server are relayed to the one that records it.
+    assert upload_ok(b, FRAMES[0], rid, raw=True) == 11
+    assert recording_status(b, rid)["frames"] == 11
+    playlist = requests.get(b.url(f"/video/recordings/{rid}/live.m3u8"), timeout=HTTP_TIMEOUT)
+    assert playlist.status_code == 200 and playlist.text.startswith("#EXTM3U"), playlist.text
+    # One hop at most: a request relayed already is refused, naming the server that records it.
+    answer = requests.post(b.url("/video/video_upload"), params={"id": rid}, data=FRAMES[0],
+                           headers={"Content-Type": "image/jpeg", "X-Reel-Relayed-By": "cams-c"}, timeout=HTTP_TIMEOUT)
+    body = assert_error(answer, 421)
+    assert body["message"] == (f"recording {rid} is recorded by the server cams-a (http://127.0.0.1:{a.port}), not by this "
+                               "one (cams-b), and the request was relayed here already; send it to cams-a"), body
     assert b.kill() != 0
     b = server(database_url=url, instance_id="cams-b", storage_dir=a.storage_dir)
     assert recording_status(b, rid)["state"] == "recording"
-    for i in range(10, 20):
+    for i in range(11, 20):
         assert upload_ok(a, FRAMES[i % 3], rid, raw=True) == i + 1
     assert finish_ok(a, rid)["frames"] == 20
     assert recording_status(b, rid)["state"] == "stored"
@@ -263,9 +268,16 @@ def test_a_lost_server_s_recording_answers_503_naming_it_until_it_is_back_and_re
     rid = record(a, 30)
     assert a.kill() != 0
 
+    # At once: its server is relayed to and cannot be reached. Past --instance-timeout: it is lost.
+    body = assert_error(upload(b, FRAMES[0], rid, raw=True), 503)
+    assert body["message"] == (f"recording {rid} is recorded by the server cams-a (http://127.0.0.1:{a.port}), which cannot "
+                               "be reached: connection refused; its frames are kept by the client and taken when it is "
+                               "back: try again in 2 s") or "which has not answered for" in body["message"], body
+
     def refused():
         r = upload(b, FRAMES[0], rid, raw=True)
-        return [r] if r.status_code == 503 else None  # (a Response of an error is falsy)
+        # (a Response of an error is falsy)
+        return [r] if r.status_code == 503 and "has not answered" in r.json()["message"] else None
     answer = poll(refused, timeout=10, interval=0.2, what="503 for the lost server's recording")[0]
     body = assert_error(answer, 503)
     assert body["message"].startswith(f"recording {rid} is recorded by the server cams-a (http://127.0.0.1:{a.port}), "

@@ -94,7 +94,7 @@ final class InstanceRegistry: Sendable {
             throw RecordingError.instanceLost(id: entry.id, instance: instance, url: other?.advertiseURL ?? "no address known",
                                               seconds: silent, retryAfter: max(1, Int(timeout / 3)))
         }
-        throw RecordingError.recordedElsewhere(id: entry.id, instance: instance, here: id)
+        throw RecordingError.recordedElsewhere(id: entry.id, instance: instance, url: other?.advertiseURL ?? "", here: id)
     }
 
     /// The other servers sharing the catalog that are up now (beating, not stopped).

@@ -51,11 +51,18 @@ struct VideoController<Context: RequestContext> {
 
     @Sendable func upload(_ request: Request, context: Context) async throws -> Answer<FrameTaken> {
         let metrics = recorder.metrics
-        metrics.framesReceived.increment()
-        var session: RecordingSession?
+        let found: RecordingSession
         do {
-            let found = try await recorder.session(recordingID(request))
-            session = found
+            found = try await recorder.session(recordingID(request))
+        } catch let error as RecordingError where error.isRecordedElsewhere {
+            throw error  // relayed: the server that records it counts the frame
+        } catch {
+            metrics.framesReceived.increment()
+            metrics.framesRefused(RefusalReason(error)).increment()
+            throw error
+        }
+        metrics.framesReceived.increment()
+        do {
             let jpeg = try await found.receiving {
                 try await FrameUpload.jpeg(from: request, limit: settings.limits.maxFrameBytes)
             }
@@ -64,7 +71,7 @@ struct VideoController<Context: RequestContext> {
             return Answer(FrameTaken(id: found.id, frames: found.frames))
         } catch {
             metrics.framesRefused(RefusalReason(error)).increment()
-            if let session { await recorder.finishIfFailed(session) }
+            await recorder.finishIfFailed(found)
             throw error
         }
     }

@@ -33,6 +33,9 @@ struct ServerMetrics: Sendable {
     let liveStreams: Meter
     /// Live playlists answered, for players polling them.
     let livePlaylists: CoreMetrics.Counter
+    /// Requests passed to the server that records their recording, and those it could not be reached for.
+    let relaysAnswered: CoreMetrics.Counter
+    let relaysUnreachable: CoreMetrics.Counter
     /// When this server started, for `process_start_time_seconds`.
     let started = Date()
     private let refused: [RefusalReason: CoreMetrics.Counter]
@@ -70,6 +73,8 @@ struct ServerMetrics: Sendable {
         encoderCapacity = Meter(label: "reel_encoder_capacity_cores", factory: factory)
         liveStreams = Meter(label: "reel_live_streams", factory: factory)
         livePlaylists = Counter(label: "reel_live_playlists_total", factory: factory)
+        relaysAnswered = Counter(label: "reel_relayed_requests_total", dimensions: [("result", "answered")], factory: factory)
+        relaysUnreachable = Counter(label: "reel_relayed_requests_total", dimensions: [("result", "unreachable")], factory: factory)
         // Every label value is registered from the start, at zero, so a graph has a line before the first event.
         startedByPreset = Self.each(EncoderSettings.presets, "preset", { $0 }) {
             Counter(label: "reel_recordings_started_total", dimensions: $0, factory: factory)

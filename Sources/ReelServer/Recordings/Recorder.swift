@@ -141,16 +141,24 @@ actor Recorder {
 
     /// The recording a request names, or the most recent one when it names none.
     func session(_ id: String?) async throws -> RecordingSession {
-        guard let id else {
-            guard let latest = order.last, let session = active[latest] else {
-                throw RecordingError.noneInProgress
-            }
-            return session
-        }
+        guard let id else { return try await mostRecentSession() }
         if let session = active[id] { return session }
         guard let entry = try await recordings.entry(id) else { throw RecordingError.unknown(id: id) }
         try await instances.refuseIfRecordedElsewhere(entry)
         throw RecordingError.alreadyFinished(id: id)
+    }
+
+    /// "The most recent recording" of the original service. With a catalog shared by several servers
+    /// it is the newest in progress on any of them (one on another server is relayed there), so an old
+    /// client's requests may land on any server behind a load balancer. While the catalog cannot
+    /// answer, this server's own newest.
+    private func mostRecentSession() async throws -> RecordingSession {
+        if settings.databaseURL != nil, let newest = try? await recordings.newestInProgress() {
+            if let session = active[newest.id] { return session }
+            try await instances.refuseIfRecordedElsewhere(newest)
+        }
+        guard let latest = order.last, let session = active[latest] else { throw RecordingError.noneInProgress }
+        return session
     }
 
     /// Says this server is up (at start and on the janitor's tick), draining or gone (when it stops:
@@ -217,6 +225,10 @@ actor Recorder {
     /// video URL that still plays.
     func entry(_ id: String) async throws -> RecordingEntry? {
         guard let entry = try await recordings.entry(id) else { return nil }
+        if active[id] == nil {
+            // Its frames so far are known to the server that records it; a lost one's, as the catalog has them.
+            do { try await instances.refuseIfRecordedElsewhere(entry) } catch RecordingError.instanceLost {}
+        }
         return await current(entry)
     }
 

@@ -27,9 +27,9 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
     case deletingFailed(id: String, reason: String, storageAway: Bool)
     /// Its live view has ended (`state`: what the recording is now); its video is watched from storage.
     case notLive(id: String, state: String)
-    /// Another server sharing the catalog records it (`instance`, its `--instance-id`): its frames,
-    /// finish and live view go there.
-    case recordedElsewhere(id: String, instance: String, here: String)
+    /// Another server sharing the catalog records it (`instance`, its `--instance-id`, at `url`): its
+    /// frames, finish, status and live view are answered there (relayed, or 421 when relayed already).
+    case recordedElsewhere(id: String, instance: String, url: String, here: String)
     /// The server that records it (`instance`, at `url`) has not beaten for `seconds`: its frames cannot be taken now.
     case instanceLost(id: String, instance: String, url: String, seconds: Int, retryAfter: Int)
     /// The server is stopping: it finishes its recordings and starts none.
@@ -40,6 +40,10 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
     case storingFailed(id: String, reason: String)
     /// No space to write the finished video: spool and journal are kept, it is made when space returns.
     case noSpaceToFinish(id: String, frames: Int, reason: String)
+
+    var isRecordedElsewhere: Bool {
+        if case .recordedElsewhere = self { true } else { false }
+    }
 
     var description: String {
         switch self {
@@ -60,8 +64,8 @@ enum RecordingError: Error, Equatable, CustomStringConvertible {
         case .beingDeleted(let id): "recording \(id) is being deleted by another request"
         case let .deletingFailed(id, reason, _): "deleting recording \(id) failed, nothing was removed: \(reason)"
         case let .notLive(id, state): "recording \(id) is not live any more (it is \(state)); watch its stored video instead"
-        case let .recordedElsewhere(id, instance, here):
-            "recording \(id) is recorded by the server \(instance), not by this one (\(here)); send its requests there (a load balancer hashing on the id does)"
+        case let .recordedElsewhere(id, instance, url, here):
+            "recording \(id) is recorded by the server \(instance) (\(url)), not by this one (\(here)), and the request was relayed here already; send it to \(instance)"
         case let .instanceLost(id, instance, url, seconds, retryAfter):
             "recording \(id) is recorded by the server \(instance) (\(url)), which has not answered for \(seconds) s; its frames are kept by the client and taken when it is back: try again in \(retryAfter) s"
         case .stopping(let instance):

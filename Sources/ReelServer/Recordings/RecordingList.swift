@@ -188,6 +188,15 @@ final class RecordingList: Sendable {
         return byId.values.sorted { RecordingEntry.newerFirst($1, $0) }
     }
 
+    /// The newest recording in progress on any server sharing the catalog.
+    func newestInProgress() async throws -> RecordingEntry? {
+        try await read { sql in
+            try await sql.raw("""
+                SELECT \(unsafeRaw: RecordingRows.columns) FROM recordings WHERE state = 'recording' ORDER BY created_ms DESC, id DESC LIMIT 1
+                """).first().map(RecordingRows.entry)
+        }
+    }
+
     /// Stored recordings, oldest first, after `after` (the last of the page before): retention's walk.
     func storedOldestFirst(after: RecordingEntry?, limit: Int) async throws -> [RecordingEntry] {
         try await read { sql in
