@@ -15,6 +15,7 @@ packages=(
     curl                                                          # tests fetch from the Supabase stand-in
     systemd                                                       # systemd-analyze verify on the installed units
     postgresql-15                                                 # the catalog's tests against a real PostgreSQL
+    nginx-light                                                   # the cluster's tests behind the shipped nginx configuration
 )
 
 # Python test tools: pip where it works (with --break-system-packages where PEP 668

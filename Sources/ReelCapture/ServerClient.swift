@@ -32,8 +32,17 @@ public final class ServerClient: @unchecked Sendable {
         self.retryFor = retryFor
     }
 
+    /// Starts a recording under an id chosen here, so a load balancer hashing on it sends its first
+    /// request where the rest go.
     public func createRecording() throws -> String {
-        let answer = try call("GET", "/video/create_video")
+        let chosen = UUID().uuidString.lowercased()
+        let answer: [String: Any]
+        do {
+            answer = try call("GET", "/video/create_video?id=\(chosen)")
+        } catch let refused as Refused where refused.status == 409 {
+            // Taken: by this very request, whose answer was lost and which was sent again.
+            return chosen
+        }
         guard let id = answer["id"] as? String else { throw Refused(status: 200, message: "no id in the answer") }
         return id
     }
