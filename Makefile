@@ -2,6 +2,7 @@
 # make test  — install what is missing, build, run every test (Swift, then live tests in Python, then V4L2 in a VM)
 # make fuzz  — libFuzzer on the frame decoder, multipart reader, spool walker and camera JPEG check (FUZZ_SECONDS each, default 60)
 # make bench-catalog — the list, a status, a recording's entry with 100,000 recordings, on SQLite and on PostgreSQL
+# make bench-cluster — three servers behind nginx: a frame relayed against sent straight, frames/s round-robin against hashing
 # make bench — transcode benchmark against ffmpeg on 600 generated 720p frames
 # make screenshot — the README's picture of the web page, from the browser test
 # make static, then make install — reel with Swift's runtime inside it (runs without Swift) and its systemd units,
@@ -15,7 +16,7 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 # Where `make test` installs, to test the installed binary alone.
 TEST_INSTALL = $(CURDIR)/.build/install-test
 
-.PHONY: setup build release static install run transcode test fuzz bench bench-ingest bench-cameras bench-live bench-catalog bench-page screenshot fixtures clean
+.PHONY: setup build release static install run transcode test fuzz bench bench-ingest bench-cameras bench-live bench-catalog bench-cluster bench-page screenshot fixtures clean
 
 setup:
 	scripts/setup.sh
@@ -76,6 +77,10 @@ bench-live: release
 
 bench-catalog: release
 	python3 scripts/bench_catalog.py --reel .build/release/reel
+
+bench-cluster: release
+	scripts/make-footage.sh $(FRAMES) bench-data/frames-720p
+	python3 scripts/bench_cluster.py --reel .build/release/reel
 
 bench-page: release
 	python3 scripts/bench_page.py
