@@ -715,7 +715,10 @@ async function startRecording() {
   try {
     // Arrival timing: a dropped frame leaves the one before on screen longer,
     // so the video lasts as long as the recording did.
-    const created = await json(await api("/video/create_video?timing=arrival"));
+    // The recording's id chosen here (where the browser can), so a load balancer hashing on it
+    // sends the first request where the frames will go.
+    const id = window.crypto && crypto.randomUUID ? `&id=${crypto.randomUUID()}` : "";
+    const created = await json(await api(`/video/create_video?timing=arrival${id}`));
     recorder.id = created.id;
   } catch (error) {
     say(`The server did not start a recording: ${error.message}`, "error");
