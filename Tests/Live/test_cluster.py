@@ -217,13 +217,17 @@ def test_the_token_goes_with_a_relayed_request(postgres, server):
     b = server(database_url=url, instance_id="cams-b", token="s3cret", storage_dir=a.storage_dir)
     rid = started_on(a, 3)
     assert upload_ok(b, FRAMES[0], rid, raw=True) == 4
+    # A browser's request: the answer allows its origin once, not once per server.
+    r = requests.get(b.url(f"/video/recordings/{rid}"), headers={**b.headers(), "Origin": "http://example.test"},
+                     timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200 and r.headers["Access-Control-Allow-Origin"] == "*", r.headers
     playlist = requests.get(b.url(f"/video/recordings/{rid}/live.m3u8"), params={"token": "s3cret"}, timeout=HTTP_TIMEOUT)
     assert playlist.status_code == 200 and "spool.mp4?token=s3cret" in playlist.text, playlist.text
     # Without it, the server asked refuses at once; nothing is relayed.
     r = requests.post(b.url("/video/video_upload"), params={"id": rid}, data=FRAMES[0],
                       headers={"Content-Type": "image/jpeg"}, timeout=HTTP_TIMEOUT)
     assert_error(r, 401)
-    assert metric_samples(b)[("reel_relayed_requests_total", (("result", "answered"),))] == 2
+    assert metric_samples(b)[("reel_relayed_requests_total", (("result", "answered"),))] == 3
 
 
 def test_a_killed_server_s_recording_answers_503_the_others_go_on_and_its_restart_recovers_it(cluster, tmp_path):
