@@ -24,7 +24,7 @@ func buildRouter(recorder: Recorder, settings: ServerSettings) -> Router<BasicRe
     if let token = settings.token {
         router.add(middleware: TokenMiddleware(token: token))
     }
-    router.add(middleware: PeerRelay(here: settings.instanceID, metrics: recorder.metrics))
+    router.add(middleware: PeerRelay(here: settings.instanceID, frameLimit: settings.limits.maxFrameBytes, metrics: recorder.metrics))
     // Liveness: the process answers. Readiness: it can take a recording now.
     router.get("healthz") { _, _ in Answer(Success()) }
     router.get("readyz") { _, _ in
@@ -66,16 +66,12 @@ public func buildApplication(settings: ServerSettings, logger: Logger) async thr
         try await StartupChecks.bucket(supabase, logger: logger)
     }
     let metrics = ServerMetrics(presets: settings.presetPolicy.choices)
+    let recorder = try await Recorder(settings: settings, storage: storage, metrics: metrics, logger: logger)
     var services: [any Service] = []
-    var outbox: WebhookOutbox?
-    if let webhookURL = settings.webhookURL {
-        let events = try WebhookOutbox(folder: settings.recordingsDirectory + "/outbox", baseURL: settings.localBaseURL,
-                                       pendingGauge: metrics.webhooksPending, logger: logger)
-        services.append(WebhookDelivery(outbox: events, url: webhookURL, secret: settings.webhookSecret, metrics: metrics,
-                                        logger: logger))
-        outbox = events
+    if let webhookURL = settings.webhookURL, let outbox = recorder.outbox {
+        services.append(WebhookDelivery(outbox: outbox, url: webhookURL, secret: settings.webhookSecret, holder: settings.instanceID,
+                                        metrics: metrics, logger: logger, holdMargin: settings.instanceTimeout))
     }
-    let recorder = try await Recorder(settings: settings, storage: storage, metrics: metrics, outbox: outbox, logger: logger)
     try await StartupChecks.sharedStorage(storage, settings, recorder.instances)
     // What a crash left is taken up before any request: no recording of this process can be mistaken for it.
     await recorder.recoverSpool()

@@ -49,3 +49,7 @@ class CatalogFile:
         ms = int(round(seconds * 1000))
         self._query("UPDATE recordings SET created_ms = ? WHERE id = ?", ms, rid)
         return iso_ms(ms)
+
+    def webhook_events(self) -> list[tuple[int, str]]:
+        """The webhook's events waiting in the catalog: (sequence, JSON body without its sequence), oldest first."""
+        return self._query("SELECT sequence, body FROM webhook_events ORDER BY sequence")

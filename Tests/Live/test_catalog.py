@@ -123,7 +123,7 @@ def test_migrations_run_once_on_an_empty_database_and_a_newer_schema_is_refused_
     database = url.rsplit("/", 1)[1].split("?")[0]
     srv = server(database_url=url)
     assert "catalog schema migrated" in srv.log()
-    assert postgres.sql("SELECT version FROM reel_migrations ORDER BY version", database).split() == ["1", "2", "3"]
+    assert postgres.sql("SELECT version FROM reel_migrations ORDER BY version", database).split() == ["1", "2", "3", "4"]
     assert postgres.sql("SELECT count(*) FROM recordings", database).strip() == "0"
     assert srv.terminate() == 0
     again = server(database_url=url)
@@ -134,7 +134,7 @@ def test_migrations_run_once_on_an_empty_database_and_a_newer_schema_is_refused_
     result = serve_once(tmp_path / "newer", "--database-url", url)
     assert result.returncode == 1
     assert (f"catalog database 127.0.0.1:{postgres.port}/{database}: its schema is version 7, newer than this reel "
-            "knows (3); run a newer reel") in result.stderr, result.stderr
+            "knows (4); run a newer reel") in result.stderr, result.stderr
 
 
 def write_old_catalog(folder: Path) -> dict[str, dict]:
@@ -268,7 +268,7 @@ def test_a_lost_server_s_recording_answers_503_naming_it_until_it_is_back_and_re
     rid = record(a, 30)
     assert a.kill() != 0
 
-    # At once: its server is relayed to and cannot be reached. Past --instance-timeout: it is lost.
+    # While its heartbeat is recent: relayed to, it cannot be reached. Past --instance-timeout: it is lost.
     body = assert_error(upload(b, FRAMES[0], rid, raw=True), 503)
     assert body["message"] == (f"recording {rid} is recorded by the server cams-a (http://127.0.0.1:{a.port}), which cannot "
                                "be reached: connection refused; its frames are kept by the client and taken when it is "

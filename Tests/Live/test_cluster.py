@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +53,7 @@ class Cluster:
 
     def relays(self) -> float:
         """Requests the servers passed to another, all together."""
-        return sum(metric_samples(node).get(("reel_relayed_requests_total", (("result", "answered"),)), 0)
+        return sum(metric_samples(node)[("reel_relayed_requests_total", (("result", "answered"),))]
                    for node in self.nodes if node.running)
 
     def restart(self, index: int) -> ReelServer:
@@ -228,6 +229,35 @@ def test_the_token_goes_with_a_relayed_request(postgres, server):
                       headers={"Content-Type": "image/jpeg"}, timeout=HTTP_TIMEOUT)
     assert_error(r, 401)
     assert metric_samples(b)[("reel_relayed_requests_total", (("result", "answered"),))] == 3
+
+
+def test_relayed_live_views_hold_back_neither_other_relays_nor_the_stop(postgres, server):
+    url = postgres.new_database()
+    a = server(database_url=url, instance_id="cams-a")
+    b = server(database_url=url, instance_id="cams-b", storage_dir=a.storage_dir)
+    rid = started_on(a, 5)
+    # More live views than a client keeps connections to one server by default (8).
+    views = [requests.get(b.url(f"/video/recordings/{rid}/live.mp4"), stream=True, timeout=HTTP_TIMEOUT) for _ in range(12)]
+    assert [v.status_code for v in views] == [200] * 12
+    for i in range(5, 10):
+        assert upload_ok(b, FRAMES[i % 3], rid, raw=True) == i + 1
+    stopping = time.monotonic()
+    assert b.terminate(timeout=30) == 0, b.log()
+    assert time.monotonic() - stopping < 10, "relayed live views end when their server stops"
+    for view in views:
+        view.close()
+    assert finish_ok(a, rid)["frames"] == 10
+
+
+def test_a_frame_over_the_limit_is_refused_where_it_arrives(postgres, server):
+    url = postgres.new_database()
+    a = server(database_url=url, instance_id="cams-a", max_frame_bytes=20_000)
+    b = server(database_url=url, instance_id="cams-b", max_frame_bytes=20_000, storage_dir=a.storage_dir)
+    rid = started_on(a, 0)
+    assert len(FRAMES[0]) > 64 * 1024 + 20_000, "the frame must be over the limit with room for a form"
+    body = assert_error(upload(b, FRAMES[0], rid, raw=True), 413)
+    assert body["message"] == "the frame is larger than the limit of 20000 bytes", body
+    assert metric_samples(b)[("reel_relayed_requests_total", (("result", "answered"),))] == 0
 
 
 def test_a_killed_server_s_recording_answers_503_the_others_go_on_and_its_restart_recovers_it(cluster, tmp_path):

@@ -3,8 +3,7 @@ event to URL for each recording stored, failed or deleted.
 
 A real receiver (http.server in a thread on 127.0.0.1) takes the POSTs; it can
 be down (its port bound but not listening: connections are refused) or answer
-503, so the tests can watch the outbox (`<recordings-dir>/outbox/<sequence>.json`)
-hold events, the same event sent again, in order, and across a restart of reel.
+503, so the tests can watch the outbox (the catalog's `webhook_events`) hold events, the same event sent again, in order, and across a restart of reel.
 """
 
 from __future__ import annotations
@@ -231,9 +230,15 @@ def check_in_order(events: list[dict]) -> None:
             assert e["id"] in seen_stored, f"deleted before stored: {e}"
 
 
-def outbox_files(recordings_dir: Path) -> list[Path]:
-    folder = recordings_dir / "outbox"
-    return sorted(folder.glob("*.json")) if folder.exists() else []
+def outbox(recordings_dir: Path) -> list[tuple[int, str]]:
+    """The events waiting in the catalog: (sequence, body without it)."""
+    return CatalogFile(recordings_dir).webhook_events()
+
+
+def without_sequence(raw: bytes) -> dict:
+    event = json.loads(raw)
+    del event["sequence"]
+    return event
 
 
 # --- 1. what an event says, signed or not ------------------------------------------------
@@ -291,7 +296,7 @@ def test_stored_and_deleted_events_say_what_happened_signed(receivers, server, t
     poll(lambda: webhooks_total(srv, "delivered") == 2, 5, what="reel_webhooks_total{result=delivered} 2")
     assert webhooks_total(srv, "failed") == 0
     poll(lambda: webhooks_pending(srv) == 0, 5, what="reel_webhooks_pending 0")
-    poll(lambda: outbox_files(tmp_path / "recordings") == [], 5, what="an empty outbox")
+    poll(lambda: outbox(tmp_path / "recordings") == [], 5, what="an empty outbox")
     assert SECRET not in srv.log(), "the secret is never logged"
 
 
@@ -320,7 +325,7 @@ def test_events_wait_while_the_receiver_is_down_and_all_arrive_in_order(receiver
     delete_ok(srv, first)
     second, _ = stored(srv)
     poll(lambda: (webhooks_total(srv, "failed") or 0) >= 2, 15, what="two failed attempts while refused")
-    assert len(outbox_files(recordings_dir)) == 3, outbox_files(recordings_dir)
+    assert len(outbox(recordings_dir)) == 3, outbox(recordings_dir)
     assert receiver.all() == []
 
     # Up, but answering 503: refused again; the same event is what comes again.
@@ -328,7 +333,7 @@ def test_events_wait_while_the_receiver_is_down_and_all_arrive_in_order(receiver
     receiver.listen()
     third, _ = stored(srv)
     poll(lambda: receiver.all(), 15, what="an attempt answered 503")
-    assert len(outbox_files(recordings_dir)) == 4, outbox_files(recordings_dir)
+    assert len(outbox(recordings_dir)) == 4, outbox(recordings_dir)
     delete_ok(srv, third)
     receiver.answer(200)
 
@@ -351,7 +356,7 @@ def test_events_wait_while_the_receiver_is_down_and_all_arrive_in_order(receiver
     poll(lambda: webhooks_pending(srv) == 0, 5, what="reel_webhooks_pending back to 0")
     assert webhooks_total(srv, "failed") >= 3  # two refused connections and at least one 503
     assert webhooks_total(srv, "delivered") == 5
-    assert outbox_files(recordings_dir) == []
+    assert outbox(recordings_dir) == []
     assert "webhook not delivered; it is sent again" in srv.log()
 
 
@@ -367,7 +372,7 @@ def test_pending_counts_an_event_kept_while_the_delivery_waits(receivers, server
     poll(lambda: (webhooks_total(srv, "failed") or 0) >= 3, 15, what="three failed attempts")
     assert webhooks_pending(srv) == 1
     stored(srv)
-    assert len(outbox_files(recordings_dir)) == 2
+    assert len(outbox(recordings_dir)) == 2
     waited = time.monotonic()
     try:
         poll(lambda: webhooks_pending(srv) == 2, 1.5, what="reel_webhooks_pending 2")
@@ -389,9 +394,8 @@ def test_events_left_at_shutdown_are_sent_after_the_next_start(receivers, server
     recordings_dir = tmp_path / "recordings"
     srv = server(webhook_url=receiver.url, recordings_dir=recordings_dir)
     ids = [stored(srv)[0] for _ in range(3)]
-    files = outbox_files(recordings_dir)
-    assert [f.name for f in files] == ["000000000001.json", "000000000002.json", "000000000003.json"], files
-    kept = {f.name: f.read_bytes() for f in files}
+    kept = dict(outbox(recordings_dir))
+    assert list(kept) == [1, 2, 3], kept
     assert [json.loads(b)["id"] for b in kept.values()] == ids
     # Once an attempt has been made after the three were kept, the gauge counts them.
     tried = webhooks_total(srv, "failed") or 0
@@ -401,7 +405,7 @@ def test_events_left_at_shutdown_are_sent_after_the_next_start(receivers, server
     stopping = time.monotonic()
     assert srv.terminate(timeout=30) == 0, srv.log()
     assert time.monotonic() - stopping < 10, "a webhook waiting to be sent again does not hold up the stop"
-    assert {f.name: f.read_bytes() for f in outbox_files(recordings_dir)} == kept, "the outbox is left as it was"
+    assert dict(outbox(recordings_dir)) == kept, "the outbox is left as it was"
     assert receiver.all() == []
 
     receiver.listen()
@@ -410,14 +414,15 @@ def test_events_left_at_shutdown_are_sent_after_the_next_start(receivers, server
     events = receiver.wait_events(3)
     assert [(e["event"], e["id"], e["sequence"]) for e in events] == [
         ("recording.stored", rid, n) for n, rid in enumerate(ids, 1)], events
-    assert [d.raw for d in receiver.accepted()] == list(kept.values()), "the events as they were kept"
+    assert [without_sequence(d.raw) for d in receiver.accepted()] == [json.loads(b) for b in kept.values()], \
+        "the events as they were kept"
 
     # The numbers go on from there: none is used twice.
     fourth, _ = stored(again)
     event, _ = receiver.wait_event("recording.stored", fourth)
     assert event["sequence"] == 4, event
     check_in_order(receiver.events())
-    poll(lambda: outbox_files(recordings_dir) == [], 5, what="an empty outbox")
+    poll(lambda: outbox(recordings_dir) == [], 5, what="an empty outbox")
     poll(lambda: webhooks_pending(again) == 0, 5, what="reel_webhooks_pending 0")
 
 
@@ -432,7 +437,7 @@ def test_sequence_numbers_are_not_used_again_after_a_restart(receivers, server, 
     delete_ok(srv, first)
     second, _ = stored(srv)
     assert [e["sequence"] for e in receiver.wait_events(3)] == [1, 2, 3]
-    poll(lambda: outbox_files(recordings_dir) == [], 5, what="an empty outbox")
+    poll(lambda: outbox(recordings_dir) == [], 5, what="an empty outbox")
     assert srv.terminate() == 0
 
     again = server(webhook_url=receiver.url, recordings_dir=recordings_dir, storage_dir=srv.storage_dir,
@@ -565,3 +570,27 @@ def test_delivery_latency(receivers, server, capsys):
         print(f"\nwebhook delivery after finish_video's answer, {len(ms)} recordings: p50 {p50:.0f} ms, "
               f"p95 {p95:.0f} ms, min {ms[0]:.0f} ms, max {ms[-1]:.0f} ms")
     assert ms[-1] < 3000, ms
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("catalog", ["sqlite", "postgres"])
+def test_an_earlier_versions_outbox_is_imported_sent_and_its_numbers_go_on(receivers, server, tmp_path, request, catalog):
+    """An earlier version kept events as files (`<recordings-dir>/outbox/<sequence>.json`, and the
+    last number given in `sequence`): they are imported into the catalog once, sent as they were, and
+    the next event is numbered after them; the files move to `json-backup/outbox`."""
+    receiver = receivers()
+    recordings_dir = tmp_path / "recordings"
+    folder = recordings_dir / "outbox"
+    folder.mkdir(parents=True)
+    old = {"bytes": 1000, "created": "2026-11-01T10:00:00.000Z", "duration": 1.0, "event": "recording.stored",
+           "frames": 27, "id": "0b6b1f8e-5c1e-4a4e-9f0e-2d7c8b9a1e3f", "sequence": 41, "time": "2026-11-01T10:00:02.000Z",
+           "video url": "http://cams.example.com/videos/video-1.mp4"}
+    (folder / "000000000041.json").write_text(json.dumps(old))
+    (folder / "sequence").write_text("42")
+    options = {"database_url": request.getfixturevalue("postgres").new_database()} if catalog == "postgres" else {}
+    srv = server(webhook_url=receiver.url, recordings_dir=recordings_dir, **options)
+    assert receiver.wait_events(1) == [old]
+    assert not folder.exists() and (recordings_dir / "json-backup" / "outbox" / "000000000041.json").is_file()
+    rid, _ = stored(srv)
+    event, _ = receiver.wait_event("recording.stored", rid)
+    assert event["sequence"] == 43, event

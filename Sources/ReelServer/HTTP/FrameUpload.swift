@@ -9,13 +9,7 @@ enum FrameUpload {
 
     static func jpeg(from request: Request, limit: Int) async throws -> ByteBuffer {
         let contentType = request.headers[.contentType] ?? ""
-        // Multipart adds headers and boundaries around the frame: allow for them.
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: limit + 64 * 1024)
-        } catch is NIOTooManyBytesError {
-            throw UploadError.bodyTooLarge(limit: limit)
-        }
+        let body = try await self.body(of: request, limit: limit)
         let frame: ByteBuffer
         if contentType.lowercased().hasPrefix("multipart/form-data") {
             frame = try field(named: fieldName, in: body, contentType: contentType)
@@ -27,6 +21,16 @@ enum FrameUpload {
             throw UploadError.frameTooLarge(limit: limit)
         }
         return frame
+    }
+
+    /// The whole body of an upload whose frame may be `limit` bytes.
+    static func body(of request: Request, limit: Int) async throws -> ByteBuffer {
+        do {
+            // Multipart adds headers and boundaries around the frame: allow for them.
+            return try await request.body.collect(upTo: limit + 64 * 1024)
+        } catch is NIOTooManyBytesError {
+            throw UploadError.bodyTooLarge(limit: limit)
+        }
     }
 
     private static func field(named name: String, in body: ByteBuffer, contentType: String) throws -> ByteBuffer {

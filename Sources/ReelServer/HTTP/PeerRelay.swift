@@ -1,3 +1,4 @@
+import AsyncAlgorithms
 import AsyncHTTPClient
 import Foundation
 import HTTPTypes
@@ -6,14 +7,19 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import ReelErrors
+import ServiceLifecycle
 
 /// Any server sharing the catalog takes any request: one for a recording another server records
-/// (its encoder lives there) is passed to that server at its `--advertise-url`, streamed both ways
-/// (frames in, a live view out), its headers and token with it, and that server's answer is the
-/// answer. One hop at most: a relayed request is marked, and a server that does not record the
-/// recording either answers 421 rather than pass it on again.
+/// (its encoder lives there) is passed to that server at its `--advertise-url`, its headers and
+/// token with it, and that server's answer is the answer, streamed as it comes (a live view lasts
+/// as long as the recording). A request's body (one frame) is read whole first: the other server
+/// may answer before reading it, and the body is then this server's to finish reading. One hop at
+/// most: a relayed request is marked, and a server that does not record the recording either
+/// answers 421 rather than pass it on again.
 struct PeerRelay<Context: RequestContext>: RouterMiddleware {
     let here: String
+    /// The largest frame a request may carry (`--max-frame-bytes`).
+    let frameLimit: Int
     let metrics: ServerMetrics
 
     /// Marks a relayed request with the server that relayed it.
@@ -44,16 +50,19 @@ struct PeerRelay<Context: RequestContext>: RouterMiddleware {
         outgoing.headers.replaceOrAdd(name: VideoController<Context>.sessionHeader.rawName, value: id)
         outgoing.headers.replaceOrAdd(name: Self.relayedHeader.rawName, value: here)
         if request.method == .post || request.method == .put {
-            let length = request.headers[.contentLength].flatMap { Int64($0) }
-            outgoing.body = .stream(request.body, length: length.map { .known($0) } ?? .unknown)
+            outgoing.body = .bytes(try await FrameUpload.body(of: request, limit: frameLimit))
         }
         let answer: HTTPClientResponse
         do {
             answer = try await Self.client.execute(outgoing, deadline: .distantFuture)
+        } catch is CancellationError {
+            throw CancellationError()  // the client went away
         } catch {
             metrics.relaysUnreachable.increment()
+            let advice = request.method == .post ? "its frames are kept by the client and taken when it is back: try again in 2 s"
+                                                 : "try again in 2 s"
             throw APIError(.serviceUnavailable,
-                           "recording \(id) is recorded by the server \(instance) (\(base)), which cannot be reached: \(Self.failure(error)); its frames are kept by the client and taken when it is back: try again in 2 s",
+                           "recording \(id) is recorded by the server \(instance) (\(base)), which cannot be reached: \(Self.failure(error)); \(advice)",
                            retryAfter: 2)
         }
         metrics.relaysAnswered.increment()
@@ -69,7 +78,23 @@ struct PeerRelay<Context: RequestContext>: RouterMiddleware {
         headers[.contentLength] = nil
         let body = answer.body
         return Response(status: status, headers: headers, body: ResponseBody(contentLength: length) { writer in
-            try await writer.write(body)
+            // The answer is read by a task of its own, one piece at a time as the client takes them, so a
+            // live view ends when this server stops, as one answered here does (stopping waits for answers).
+            let pieces = AsyncThrowingChannel<ByteBuffer, any Error>()
+            let reader = Task {
+                do {
+                    for try await piece in body { await pieces.send(piece) }
+                    pieces.finish()
+                } catch {
+                    pieces.fail(error)
+                }
+            }
+            defer { reader.cancel() }
+            try await withGracefulShutdownHandler {
+                for try await piece in pieces { try await writer.write(piece) }
+            } onGracefulShutdown: {
+                pieces.finish()
+            }
             try await writer.finish(nil)
         })
     }
@@ -89,6 +114,7 @@ struct PeerRelay<Context: RequestContext>: RouterMiddleware {
             case .connectTimeout: return "no connection within \(connectTimeout.nanoseconds / 1_000_000_000) s"
             case .readTimeout: return "no answer within \(readTimeout.nanoseconds / 1_000_000_000) s"
             case .remoteConnectionClosed: return "it closed the connection"
+            case .getConnectionFromPoolTimeout: return "every connection to it is busy"
             default: break
             }
         }
@@ -105,6 +131,9 @@ private let peerClient = HTTPClient(
     configuration: HTTPClient.Configuration(
         redirectConfiguration: .disallow,
         timeout: .init(connect: PeerRelay<BasicRequestContext>.connectTimeout, read: PeerRelay<BasicRequestContext>.readTimeout),
+        // A live view holds a connection for as long as the recording: never a limit of 8 per server. Idle
+        // ones are let go before the other server would close them (--connection-idle-seconds).
+        connectionPool: .init(idleTimeout: .seconds(10), concurrentHTTP1ConnectionsPerHostSoftLimit: 10_000),
         decompression: .disabled))
 
 extension String {

@@ -28,6 +28,8 @@ actor Recorder {
     private var capacity: EncoderCapacity
     /// The recordings that can be watched while they record.
     nonisolated let live = LiveViews()
+    /// Events waiting for the webhook, when there is one.
+    nonisolated var outbox: WebhookOutbox? { recordings.outbox }
     /// The servers sharing the catalog, this one among them.
     nonisolated let instances: InstanceRegistry
     /// Stopping: the recordings in progress are finished, no new one starts.
@@ -37,8 +39,7 @@ actor Recorder {
     private let now: @Sendable () -> ContinuousClock.Instant
 
     /// Opens the catalog (migrated, and what an older version kept imported) and the spool.
-    init(settings: ServerSettings, storage: any VideoStorage, metrics: ServerMetrics = ServerMetrics(),
-         outbox: WebhookOutbox? = nil, logger: Logger,
+    init(settings: ServerSettings, storage: any VideoStorage, metrics: ServerMetrics = ServerMetrics(), logger: Logger,
          now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) async throws {
         self.settings = settings
         self.now = now
@@ -54,6 +55,12 @@ actor Recorder {
         let database = try await openCatalogDatabase(url: settings.databaseURL, sqlitePath: settings.catalogFile, logger: logger)
         do {
             try await CatalogSchema.migrate(database, logger: logger)
+            // Events for the webhook are kept only when there is one to tell.
+            let outbox = settings.webhookURL.map { _ in
+                WebhookOutbox(database: database, baseURL: settings.localBaseURL, logger: logger)
+            }
+            try await outbox?.importFiles(from: settings.recordingsDirectory + "/outbox",
+                                          backup: JSONCatalogImport(folder: settings.recordingsDirectory, logger: logger).backupFolder)
             recordings = RecordingList(database: database, outbox: outbox, logger: logger)
             instances = InstanceRegistry(database: database, id: settings.instanceID, advertiseURL: settings.peerURL,
                                          timeout: settings.instanceTimeout, logger: logger)
@@ -65,8 +72,7 @@ actor Recorder {
         uploads = UploadQueue(list: recordings, storage: storage, layout: layout, freeSpace: freeSpace, metrics: metrics,
                               logger: logger, retryMaxSeconds: settings.retryMaxSeconds)
         renewal = LocationRenewal(recordings: recordings, storage: storage, logger: logger)
-        removal = RecordingRemoval(recordings: recordings, storage: storage, layout: layout, metrics: metrics,
-                                   outbox: outbox, logger: logger)
+        removal = RecordingRemoval(recordings: recordings, storage: storage, layout: layout, metrics: metrics, logger: logger)
         let spoolDisk = freeSpace
         let sharedDisk = settings.keepBytes != nil
             && (storage as? LocalDiskStorage).map { spoolDisk.sharesDisk(with: $0.folder) } == true
@@ -151,14 +157,19 @@ actor Recorder {
     /// "The most recent recording" of the original service. With a catalog shared by several servers
     /// it is the newest in progress on any of them (one on another server is relayed there), so an old
     /// client's requests may land on any server behind a load balancer. While the catalog cannot
-    /// answer, this server's own newest.
+    /// answer, or the newest one's server is lost, this server's own newest.
     private func mostRecentSession() async throws -> RecordingSession {
+        let own = order.last.flatMap { active[$0] }
         if settings.databaseURL != nil, let newest = try? await recordings.newestInProgress() {
             if let session = active[newest.id] { return session }
-            try await instances.refuseIfRecordedElsewhere(newest)
+            do {
+                try await instances.refuseIfRecordedElsewhere(newest)
+            } catch RecordingError.instanceLost where own != nil {
+                // Its server is away: this one's own recording takes the frames.
+            }
         }
-        guard let latest = order.last, let session = active[latest] else { throw RecordingError.noneInProgress }
-        return session
+        guard let own else { throw RecordingError.noneInProgress }
+        return own
     }
 
     /// Says this server is up (at start and on the janitor's tick), draining or gone (when it stops:
@@ -227,7 +238,11 @@ actor Recorder {
         guard let entry = try await recordings.entry(id) else { return nil }
         if active[id] == nil {
             // Its frames so far are known to the server that records it; a lost one's, as the catalog has them.
-            do { try await instances.refuseIfRecordedElsewhere(entry) } catch RecordingError.instanceLost {}
+            do {
+                try await instances.refuseIfRecordedElsewhere(entry)
+            } catch let error as RecordingError where error.isRecordedElsewhere {
+                throw error
+            } catch {}
         }
         return await current(entry)
     }
@@ -267,6 +282,7 @@ actor Recorder {
             metrics.storedRecordings.set(stored.count)
             metrics.storedBytes.set(stored.bytes)
         }
+        if let waiting = try? await recordings.outbox?.count() { metrics.webhooksPending.set(waiting) }
         let free = freeSpace.bytesFree
         if free != Int.max { metrics.diskFree.set(free) }
         metrics.encoderLag.set(active.values.map { $0.encoderLag.inSeconds }.max() ?? 0)

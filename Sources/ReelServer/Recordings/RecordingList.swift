@@ -29,8 +29,8 @@ struct RecordingPage: Sendable {
 final class RecordingList: Sendable {
     let database: any CatalogDatabase
     private let logger: Logger
-    /// Told when a recording becomes stored or failed, for the webhook.
-    private let outbox: WebhookOutbox?
+    /// Told when a recording becomes stored or failed, for the webhook, in the change's transaction.
+    let outbox: WebhookOutbox?
     /// Changes not yet in the database: the entry, or nil for one forgotten.
     private let unsaved = Mutex<[String: RecordingEntry?]>([:])
     /// This process's recordings not yet stored or failed, as it last made them.
@@ -101,9 +101,9 @@ final class RecordingList: Sendable {
         await self.change(id, createdIfNew: createdIfNew, change)
     }
 
-    /// Removes a recording that left nothing worth listing, with its thumbnail.
-    func forget(_ id: String) async {
-        await writes.run { await store(id, nil) }
+    /// Removes a recording, with its thumbnail; `event` (its deletion, for the webhook) in the same transaction.
+    func forget(_ id: String, announcing event: WebhookEvent? = nil) async {
+        await writes.run { await store(id, nil, events: event.map { [$0] } ?? []) }
     }
 
     /// The change itself. An entry known here (this process's own, or a change still waiting for the
@@ -122,30 +122,27 @@ final class RecordingList: Sendable {
                 return nil
             }
             change(&entry)
-            Self.announce(entry, before: kept, to: outbox)
-            return await store(id, entry)
+            return await store(id, entry, events: announcement(entry, before: kept))
         }
-        let outbox = outbox
         return await commit(id) { sql, note in
             let before = try await RecordingRows.select(id, sql, forUpdate: true)
             guard var entry = before ?? createdIfNew.map({ RecordingEntry(id: id, created: $0, state: .pending) }) else {
                 return nil
             }
             change(&entry)
-            Self.announce(entry, before: before, to: outbox)
-            note(entry)
+            note(entry, self.announcement(entry, before: before))
             try await RecordingRows.save(entry, sql)
             return entry
         }
     }
 
-    /// The webhook's event, kept before the entry is saved: a crash in between sends it twice rather than never.
-    private static func announce(_ entry: RecordingEntry, before: RecordingEntry?, to outbox: WebhookOutbox?) {
-        guard entry.state != before?.state else { return }
+    /// The webhook's event when a change makes a recording stored or failed.
+    private func announcement(_ entry: RecordingEntry, before: RecordingEntry?) -> [WebhookEvent] {
+        guard let outbox, entry.state != before?.state else { return [] }
         switch entry.state {
-        case .stored: outbox?.add(.stored, entry)
-        case .failed: outbox?.add(.failed, entry)
-        case .recording, .finishing, .pending: break
+        case .stored: return [outbox.event(.stored, entry)]
+        case .failed: return [outbox.event(.failed, entry)]
+        case .recording, .finishing, .pending: return []
         }
     }
 
@@ -295,32 +292,41 @@ final class RecordingList: Sendable {
 
     /// Saves `entry` (nil: removes the recording and its thumbnail), known before the database is asked.
     @discardableResult
-    private func store(_ id: String, _ entry: RecordingEntry?) async -> RecordingEntry? {
-        await commit(id, known: .some(entry)) { sql, _ in
+    private func store(_ id: String, _ entry: RecordingEntry?, events: [WebhookEvent] = []) async -> RecordingEntry? {
+        await commit(id, known: (entry, events)) { sql, _ in
             if let entry { try await RecordingRows.save(entry, sql) } else { try await RecordingRows.delete(id, sql) }
             return entry
         }
     }
 
-    /// A change to one recording in a transaction. What it is about to save is `known` beforehand, or
-    /// noted by `body` (nil: the recording goes); when the database refuses the change, that is kept in
-    /// memory until a later change gets through.
+    /// A change to one recording in a transaction, with the webhook's events it makes. What it is about
+    /// to save is `known` beforehand, or noted by `body` (nil: the recording goes); when the database
+    /// refuses the change, that and its events are kept in memory until a later change gets through.
     @discardableResult
-    private func commit(_ id: String, known: RecordingEntry?? = nil,
-                        _ body: @escaping @Sendable (any SQLDatabase, _ note: @Sendable (RecordingEntry?) -> Void) async throws -> RecordingEntry?)
+    private func commit(_ id: String, known: (RecordingEntry?, [WebhookEvent])? = nil,
+                        _ body: @escaping @Sendable (any SQLDatabase, _ note: @Sendable (RecordingEntry?, [WebhookEvent]) -> Void)
+                            async throws -> RecordingEntry?)
         async -> RecordingEntry? {
         await saveUnsaved(except: id)
         let planned = PlannedEntry()
-        let note: @Sendable (RecordingEntry?) -> Void = { entry in
+        let note: @Sendable (RecordingEntry?, [WebhookEvent]) -> Void = { entry, events in
             planned.value.withLock { $0 = .some(entry) }
+            planned.events.withLock { $0 = events }
             self.own.withLock { $0[id] = entry.flatMap { Self.isInProgress($0) ? $0 : nil } }
         }
-        if let known { note(known) }
+        if let known { note(known.0, known.1) }
+        let outbox = outbox
         do {
-            let entry = try await database.transaction { sql in try await body(sql, note) }
+            let (entry, fromMemory) = try await database.transaction { sql in
+                let entry = try await body(sql, note)
+                let fromMemory = try await outbox?.write(planned.events.withLock { $0 }, sql) ?? []
+                return (entry, fromMemory)
+            }
+            outbox?.written(fromMemory)
             unsaved.withLock { $0[id] = nil }
             return entry
         } catch {
+            outbox?.keep(planned.events.withLock { $0 })
             let kept = planned.value.withLock { $0 }
             if let kept { unsaved.withLock { $0[id] = .some(kept) } }
             logger.error(kept == nil ? "cannot read the recording's entry to change it; the change is lost"
@@ -338,6 +344,7 @@ final class RecordingList: Sendable {
 
     /// The same, the gate held.
     private func saveUnsaved(except id: String?) async {
+        await outbox?.flush()
         let waiting = unsaved.withLock { $0.filter { $0.key != id } }
         for (waitingId, entry) in waiting {
             do {
@@ -358,8 +365,9 @@ final class RecordingList: Sendable {
     }
 }
 
-/// What a change was about to save, kept for when the database refuses it.
+/// What a change was about to save, and the events it makes, kept for when the database refuses it.
 private final class PlannedEntry: Sendable {
     let value = Mutex<RecordingEntry??>(nil)
+    let events = Mutex<[WebhookEvent]>([])
 }
 

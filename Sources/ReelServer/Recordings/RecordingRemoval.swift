@@ -23,14 +23,12 @@ actor RecordingRemoval {
     private let storage: any VideoStorage
     private let layout: SpoolLayout
     private let metrics: ServerMetrics
-    private let outbox: WebhookOutbox?
     private let logger: Logger
     private var deleting: Set<String> = []
 
     init(recordings: RecordingList, storage: any VideoStorage, layout: SpoolLayout, metrics: ServerMetrics,
-         outbox: WebhookOutbox?, logger: Logger) {
+         logger: Logger) {
         self.recordings = recordings
-        self.outbox = outbox
         self.storage = storage
         self.layout = layout
         self.metrics = metrics
@@ -61,9 +59,8 @@ actor RecordingRemoval {
         }
         layout.removeSpool(id)
         try? FileManager.default.removeItem(atPath: layout.pendingVideo(id))
-        // The event first: a crash in between sends it for a recording still listed, never not at all.
-        outbox?.add(.deleted, entry, rule: reason, now: now)
-        await recordings.forget(id)
+        // The entry goes with its event, in one transaction.
+        await recordings.forget(id, announcing: recordings.outbox?.event(.deleted, entry, rule: reason, now: now))
         metrics.recordingsDeleted(reason).increment()
         logger.info("recording deleted", metadata: [
             "recording.id": "\(id)", "name": "\(entry.name ?? "")", "rule": "\(reason.rawValue)",
