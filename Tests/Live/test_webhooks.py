@@ -594,3 +594,32 @@ def test_an_earlier_versions_outbox_is_imported_sent_and_its_numbers_go_on(recei
     rid, _ = stored(srv)
     event, _ = receiver.wait_event("recording.stored", rid)
     assert event["sequence"] == 43, event
+
+
+@pytest.mark.timeout(180)
+def test_servers_sharing_a_catalog_send_each_event_once_in_order_and_take_over_from_a_lost_one(receivers, server,
+                                                                                               postgres):
+    """Servers sharing a PostgreSQL catalog share its events: one at a time delivers them, each once,
+    in the order they happened whichever server made them; when the one delivering is killed,
+    another takes over after --instance-timeout and what was waiting arrives."""
+    receiver = receivers(listening=False)
+    url = postgres.new_database()
+    database = url.rsplit("/", 1)[1].split("?")[0]
+    a = server(webhook_url=receiver.url, database_url=url, instance_id="cams-a", instance_timeout=2)
+    b = server(webhook_url=receiver.url, database_url=url, instance_id="cams-b", instance_timeout=2,
+               storage_dir=a.storage_dir)
+    ids = [stored(a)[0], stored(b)[0], stored(a)[0]]
+    poll(lambda: (webhooks_total(a, "failed") or 0) + (webhooks_total(b, "failed") or 0) >= 1, 15,
+         what="a failed attempt while the receiver is down")
+    holder = postgres.sql("SELECT holder FROM webhook_delivery", database).strip()
+    assert holder in ("cams-a", "cams-b"), holder
+    lost, other = (a, b) if holder == "cams-a" else (b, a)
+    assert lost.kill() != 0
+    receiver.listen()
+    events = receiver.wait_events(3, timeout=60, what="the events, from the server that is left")
+    assert [(e["event"], e["id"], e["sequence"]) for e in events] == [
+        ("recording.stored", rid, n) for n, rid in enumerate(ids, 1)], events
+    assert len(receiver.accepted()) == 3, "each taken once"
+    assert webhooks_total(other, "delivered") == 3
+    assert postgres.sql("SELECT holder FROM webhook_delivery", database).strip() == other.args[other.args.index(
+        "--instance-id") + 1]
