@@ -11,7 +11,7 @@ let package = Package(
         .systemLibrary(name: "CLibFuzzer"),
         .executableTarget(name: "FuzzFrameDecoder", dependencies: ["CLibFuzzer", .product(name: "ReelMedia", package: "Reel")]),
         .executableTarget(name: "FuzzSpoolTail", dependencies: ["CLibFuzzer", .product(name: "ReelMedia", package: "Reel")]),
-        .executableTarget(name: "FuzzMultipart", dependencies: ["CLibFuzzer", .product(name: "ReelServer", package: "Reel")]),
+        .executableTarget(name: "FuzzMultipart", dependencies: ["CLibFuzzer", .product(name: "ReelHTTP", package: "Reel")]),
         .executableTarget(name: "FuzzCameraJPEG", dependencies: ["CLibFuzzer", .product(name: "ReelCapture", package: "Reel")]),
     ]
 )

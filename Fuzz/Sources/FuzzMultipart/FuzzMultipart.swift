@@ -1,4 +1,4 @@
-@testable import ReelServer
+import ReelHTTP
 
 /// Bytes as a multipart body: the part found, if any, lies inside the body,
 /// and the boundary parameter parser takes any header value.
@@ -10,7 +10,7 @@ func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     }
     // The first line doubles as a Content-Type header value.
     let header = String(decoding: body.prefix(200).prefix { $0 != 0x0A }, as: UTF8.self)
-    if let boundary = FrameUpload.boundary(in: header), !boundary.isEmpty {
+    if let boundary = FormData.boundary(in: header), !boundary.isEmpty {
         _ = FormData.part(named: "image", in: body, boundary: boundary)
     }
     return 0

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import ReelHTTP
 
 /// The JPEG bytes of an upload: the `image` file field of a multipart form (the
 /// original clients), or the whole body when it is sent as `image/jpeg`.
@@ -34,30 +35,13 @@ enum FrameUpload {
     }
 
     private static func field(named name: String, in body: ByteBuffer, contentType: String) throws -> ByteBuffer {
-        guard let boundary = boundary(in: contentType) else {
+        guard let boundary = FormData.boundary(in: contentType) else {
             throw UploadError.noBoundary
         }
         guard let range = body.withUnsafeReadableBytes({ FormData.part(named: name, in: $0, boundary: boundary) }) else {
             throw UploadError.noField(name)
         }
         return body.getSlice(at: body.readerIndex + range.lowerBound, length: range.count)!
-    }
-
-    /// The `boundary` parameter of a `multipart/form-data` content type, quoted or not.
-    static func boundary(in contentType: String) -> String? {
-        parameter("boundary", in: contentType)
-    }
-
-    /// A `key=value` or `key="value"` parameter of a header value.
-    static func parameter(_ key: String, in headerValue: String) -> String? {
-        for parameter in headerValue.split(separator: ";").dropFirst() {
-            let pair = parameter.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).lowercased() == key else { continue }
-            var value = pair[1].trimmingCharacters(in: .whitespaces)
-            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
-            return value.isEmpty ? nil : value
-        }
-        return nil
     }
 }
 

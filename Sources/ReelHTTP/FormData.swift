@@ -4,9 +4,9 @@ import Foundation
 ///
 /// The frame is most of the body: the boundaries are found with `memchr` and
 /// `memcmp`, at memory speed, rather than by a byte-at-a-time parser.
-enum FormData {
+public enum FormData {
     /// The byte range, within `body`, of the contents of the part named `name`.
-    static func part(named name: String, in body: UnsafeRawBufferPointer, boundary: String) -> Range<Int>? {
+    public static func part(named name: String, in body: UnsafeRawBufferPointer, boundary: String) -> Range<Int>? {
         let delimiter = Array("--\(boundary)".utf8)
         let nextDelimiter = Array("\r\n--\(boundary)".utf8)
         let headerEnd = Array("\r\n\r\n".utf8)
@@ -32,7 +32,24 @@ enum FormData {
             let pair = line.split(separator: ":", maxSplits: 1)
             guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).lowercased() == "content-disposition"
             else { continue }
-            return FrameUpload.parameter("name", in: String(pair[1]))
+            return parameter("name", in: String(pair[1]))
+        }
+        return nil
+    }
+
+    /// The `boundary` parameter of a `multipart/form-data` content type, quoted or not.
+    public static func boundary(in contentType: String) -> String? {
+        parameter("boundary", in: contentType)
+    }
+
+    /// A `key=value` or `key="value"` parameter of a header value.
+    static func parameter(_ key: String, in headerValue: String) -> String? {
+        for parameter in headerValue.split(separator: ";").dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).lowercased() == key else { continue }
+            var value = pair[1].trimmingCharacters(in: .whitespaces)
+            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
+            return value.isEmpty ? nil : value
         }
         return nil
     }

@@ -1,5 +1,5 @@
 import Testing
-@testable import ReelServer
+import ReelHTTP
 
 @Suite struct FormDataTests {
     func find(_ name: String, in body: String, boundary: String = "XyZ") -> String? {
@@ -21,9 +21,9 @@ import Testing
     @Test func headerNamesAndQuotesAreReadLoosely() {
         let body = "--XyZ\r\ncontent-disposition: form-data; name=image\r\n\r\nabc\r\n--XyZ--"
         #expect(find("image", in: body) == "abc")
-        #expect(FrameUpload.boundary(in: "multipart/form-data; boundary=\"a b\"") == "a b")
-        #expect(FrameUpload.boundary(in: "multipart/form-data;boundary=simple; charset=utf-8") == "simple")
-        #expect(FrameUpload.boundary(in: "multipart/form-data") == nil)
+        #expect(FormData.boundary(in: "multipart/form-data; boundary=\"a b\"") == "a b")
+        #expect(FormData.boundary(in: "multipart/form-data;boundary=simple; charset=utf-8") == "simple")
+        #expect(FormData.boundary(in: "multipart/form-data") == nil)
     }
 
     @Test func anUnfinishedFormHasNoParts() {
