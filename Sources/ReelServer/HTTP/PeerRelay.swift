@@ -40,7 +40,7 @@ struct PeerRelay<Context: RequestContext>: RouterMiddleware {
     private func relay(_ request: Request, recording id: String, to instance: String, at base: String) async throws -> Response {
         var outgoing = HTTPClientRequest(url: base.trimmingSuffix("/") + request.uri.description)
         outgoing.method = HTTPMethod(rawValue: request.method.rawValue)
-        for field in request.headers where !Self.hopByHop.contains(field.name) {
+        for field in request.headers where !hopByHop.contains(field.name) {
             outgoing.headers.add(name: field.name.rawName, value: field.value)
         }
         // Answers that name URLs (a video's) name them as the client reached this server.
@@ -68,7 +68,7 @@ struct PeerRelay<Context: RequestContext>: RouterMiddleware {
         metrics.relaysAnswered.increment()
         var headers = HTTPFields()
         for (name, value) in answer.headers {
-            guard let field = HTTPField.Name(name), !Self.hopByHop.contains(field) || field == .contentLength else { continue }
+            guard let field = HTTPField.Name(name), !hopByHop.contains(field) || field == .contentLength else { continue }
             headers.append(HTTPField(name: field, value: value))
         }
         let status = HTTPResponse.Status(code: Int(answer.status.code), reasonPhrase: answer.status.reasonPhrase)
@@ -99,12 +99,6 @@ struct PeerRelay<Context: RequestContext>: RouterMiddleware {
         })
     }
 
-    /// Headers of one connection, not of the request: each hop sets its own.
-    private static var hopByHop: Set<HTTPField.Name> {
-        [.connection, .contentLength, .transferEncoding, .te, .upgrade, .proxyAuthorization,
-         HTTPField.Name("Keep-Alive")!, HTTPField.Name("Proxy-Connection")!, .trailer]
-    }
-
     /// One client for every relay of the process, never shut down (a global is never deinitialised).
     private static var client: HTTPClient { peerClient }
 
@@ -125,6 +119,12 @@ struct PeerRelay<Context: RequestContext>: RouterMiddleware {
         return describe(error)
     }
 }
+
+/// Headers of one connection, not of the request: each hop sets its own.
+private let hopByHop: Set<HTTPField.Name> = [
+    .connection, .contentLength, .transferEncoding, .te, .upgrade, .proxyAuthorization, .trailer,
+    HTTPField.Name("Keep-Alive")!, HTTPField.Name("Proxy-Connection")!,
+]
 
 private let peerClient = HTTPClient(
     eventLoopGroup: MultiThreadedEventLoopGroup.singleton,

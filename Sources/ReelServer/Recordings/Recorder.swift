@@ -38,7 +38,7 @@ actor Recorder {
     /// The time now, for idle limits: the continuous clock, or a test's own.
     private let now: @Sendable () -> ContinuousClock.Instant
 
-    /// Opens the catalog (migrated, and what an older version kept imported) and the spool.
+    /// Opens the catalog (`CatalogOpening`) and the spool.
     init(settings: ServerSettings, storage: any VideoStorage, metrics: ServerMetrics = ServerMetrics(), logger: Logger,
          now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) async throws {
         self.settings = settings
@@ -51,34 +51,14 @@ actor Recorder {
         layout = SpoolLayout(folder: settings.spoolDirectory)
         try layout.create()
         freeSpace = FreeSpace(path: settings.spoolDirectory, minimum: settings.minFreeBytes)
-        try FileManager.default.createDirectory(atPath: settings.recordingsDirectory, withIntermediateDirectories: true)
-        let database = try await openCatalogDatabase(url: settings.databaseURL, sqlitePath: settings.catalogFile, logger: logger)
-        do {
-            try await CatalogSchema.migrate(database, logger: logger)
-            // Events for the webhook are kept only when there is one to tell.
-            let outbox = settings.webhookURL.map { _ in
-                WebhookOutbox(database: database, baseURL: settings.localBaseURL, logger: logger)
-            }
-            try await outbox?.importFiles(from: settings.recordingsDirectory + "/outbox",
-                                          backup: JSONCatalogImport(folder: settings.recordingsDirectory, logger: logger).backupFolder)
-            recordings = RecordingList(database: database, outbox: outbox, logger: logger)
-            instances = InstanceRegistry(database: database, id: settings.instanceID, advertiseURL: settings.peerURL,
-                                         timeout: settings.instanceTimeout, logger: logger)
-            try await JSONCatalogImport(folder: settings.recordingsDirectory, logger: logger).run(into: recordings)
-        } catch {
-            await database.close()
-            throw error
-        }
+        let catalog = try await CatalogOpening(settings: settings, logger: logger)
+        (recordings, instances) = (catalog.recordings, catalog.instances)
         uploads = UploadQueue(list: recordings, storage: storage, layout: layout, freeSpace: freeSpace, metrics: metrics,
                               logger: logger, retryMaxSeconds: settings.retryMaxSeconds)
         renewal = LocationRenewal(recordings: recordings, storage: storage, logger: logger)
         removal = RecordingRemoval(recordings: recordings, storage: storage, layout: layout, metrics: metrics, logger: logger)
-        let spoolDisk = freeSpace
-        let sharedDisk = settings.keepBytes != nil
-            && (storage as? LocalDiskStorage).map { spoolDisk.sharesDisk(with: $0.folder) } == true
-        retention = Retention(rules: RetentionRules(keepDays: settings.keepDays, keepBytes: settings.keepBytes),
-                              recordings: recordings, removal: removal, sharedDisk: sharedDisk ? spoolDisk : nil, passes: metrics.retentionPasses,
-                              logger: logger)
+        retention = Retention(settings: settings, spoolDisk: freeSpace, storage: storage, recordings: recordings, removal: removal,
+                              passes: metrics.retentionPasses, logger: logger)
     }
 
     /// Starts a recording; `timing` (constant or arrival) overrides the server's for this one.

@@ -339,12 +339,12 @@ final class RecordingList: Sendable {
 
     /// Writes what an earlier refusal left in memory: on the janitor's tick (and at every change).
     func saveUnsaved() async {
+        await outbox?.flush()
         await writes.run { await saveUnsaved(except: nil) }
     }
 
     /// The same, the gate held.
     private func saveUnsaved(except id: String?) async {
-        await outbox?.flush()
         let waiting = unsaved.withLock { $0.filter { $0.key != id } }
         for (waitingId, entry) in waiting {
             do {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import ReelErrors
+import ReelStorage
 import ServiceLifecycle
 
 /// How long stored recordings are kept, off by default: nobody's videos vanish after an upgrade.
@@ -31,6 +32,25 @@ struct Retention: Sendable {
     let logger: Logger
     /// Deletions in one pass at most, so a pass never holds up the server's other work for long.
     var maxPerPass = 500
+
+    init(rules: RetentionRules, recordings: RecordingList, removal: RecordingRemoval, sharedDisk: FreeSpace?,
+         passes: CoreMetrics.Counter, logger: Logger) {
+        self.rules = rules
+        self.recordings = recordings
+        self.removal = removal
+        self.sharedDisk = sharedDisk
+        self.passes = passes
+        self.logger = logger
+    }
+
+    /// The server's rules; the spool's disk is watched when stored videos share it.
+    init(settings: ServerSettings, spoolDisk: FreeSpace, storage: any VideoStorage, recordings: RecordingList,
+         removal: RecordingRemoval, passes: CoreMetrics.Counter, logger: Logger) {
+        let shared = settings.keepBytes != nil
+            && (storage as? LocalDiskStorage).map { spoolDisk.sharesDisk(with: $0.folder) } == true
+        self.init(rules: RetentionRules(keepDays: settings.keepDays, keepBytes: settings.keepBytes), recordings: recordings,
+                  removal: removal, sharedDisk: shared ? spoolDisk : nil, passes: passes, logger: logger)
+    }
 
     /// One pass; returns how many recordings it deleted.
     @discardableResult
